@@ -1,0 +1,239 @@
+/**
+ * Where the CLI reads and writes client records: the local registry that `wrangler dev` serves (through
+ * wrangler's `getPlatformProxy`, i.e. Miniflare on `.wrangler/state`) or the deployed namespace (through
+ * `wrangler kv` commands). Both speak in raw KV values; the commands above them own the record format.
+ */
+
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CLIENT_KEY_PREFIX, clientKey } from "../src/clients/record.ts";
+
+export interface Registry {
+  /** Human name of the target, for messages. */
+  readonly label: string;
+  getMany(ids: readonly string[]): Promise<Map<string, string | null>>;
+  put(id: string, value: string): Promise<void>;
+  putMany(entries: readonly { id: string; value: string }[]): Promise<void>;
+  delete(id: string): Promise<void>;
+  listIds(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+/** An error meant for the operator: printed as one line on stderr, exit code 1. */
+export class CliError extends Error {
+  override readonly name = "CliError";
+}
+
+export interface TargetOptions {
+  remote: boolean;
+  configPath?: string | undefined;
+  env?: string | undefined;
+  persistTo?: string | undefined;
+}
+
+interface KvLike {
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(options: { prefix: string; cursor?: string }): Promise<{
+    keys: { name: string }[];
+    list_complete: boolean;
+    cursor?: string;
+  }>;
+}
+
+/** The local registry, opened in-process with wrangler's `getPlatformProxy` (the same storage `wrangler dev` uses). */
+export async function openLocalRegistry(options: TargetOptions): Promise<Registry> {
+  process.env.WRANGLER_LOG ??= "error";
+  process.env.WRANGLER_SEND_METRICS ??= "false";
+  const { getPlatformProxy } = await import("wrangler");
+  const persistRoot = options.persistTo ?? ".wrangler/state";
+  let proxy: Awaited<ReturnType<typeof getPlatformProxy>>;
+  try {
+    proxy = await getPlatformProxy({
+      configPath: options.configPath ?? "wrangler.toml",
+      environment: options.env,
+      persist: { path: join(persistRoot, "v3") },
+      remoteBindings: false,
+    });
+  } catch (err) {
+    throw new CliError(`cannot open the local registry: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const kv = (proxy.env as Record<string, unknown>).CLIENTS as KvLike | undefined;
+  if (kv === undefined) {
+    await proxy.dispose();
+    throw new CliError('wrangler.toml has no KV binding "CLIENTS"');
+  }
+  return {
+    label: `local registry (${persistRoot})`,
+    async getMany(ids) {
+      const out = new Map<string, string | null>();
+      for (const id of ids) out.set(id, await kv.get(clientKey(id)));
+      return out;
+    },
+    async put(id, value) {
+      await kv.put(clientKey(id), value);
+    },
+    async putMany(entries) {
+      for (const { id, value } of entries) await kv.put(clientKey(id), value);
+    },
+    async delete(id) {
+      await kv.delete(clientKey(id));
+    },
+    async listIds() {
+      const ids: string[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await kv.list(
+          cursor === undefined ? { prefix: CLIENT_KEY_PREFIX } : { prefix: CLIENT_KEY_PREFIX, cursor },
+        );
+        for (const key of page.keys) ids.push(key.name.slice(CLIENT_KEY_PREFIX.length));
+        if (page.list_complete || page.cursor === undefined) break;
+        cursor = page.cursor;
+      }
+      return ids;
+    },
+    async close() {
+      await proxy.dispose();
+    },
+  };
+}
+
+export interface WranglerRun {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** Runs wrangler (`KEYMINT_WRANGLER` overrides the executable, e.g. for tests) and collects its output. */
+export function runWrangler(args: readonly string[]): Promise<WranglerRun> {
+  const executable = process.env.KEYMINT_WRANGLER ?? "wrangler";
+  return new Promise((resolve, reject) => {
+    const child = spawn(executable, args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false", FORCE_COLOR: "0", NO_COLOR: "1" },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("error", (err) => reject(new CliError(`cannot run ${executable}: ${err.message}`)));
+    child.on("close", (code) => resolve({ stdout, stderr, code: code ?? 1 }));
+  });
+}
+
+const ANSI = /\u001b\[[0-9;]*m/g;
+
+/** One operator-friendly line for a failed wrangler command. */
+export function explainWranglerFailure(run: WranglerRun, remote: boolean): string {
+  const text = `${run.stderr}\n${run.stdout}`.replace(ANSI, "");
+  if (
+    remote &&
+    /CLOUDFLARE_API_TOKEN|not authenticated|wrangler login|Not logged in|Authentication error/i.test(text)
+  ) {
+    return "wrangler is not logged in to Cloudflare: run `npx wrangler login` (or set CLOUDFLARE_API_TOKEN) and retry";
+  }
+  const line = text
+    .split("\n")
+    .map((l) => l.replace(/^\s*(✘\s*)?\[ERROR\]\s*/, "").trim())
+    .find((l) => l !== "" && !/^⛅️|^─+$|Logs were written/.test(l));
+  return `wrangler failed: ${line ?? `exit code ${run.code}`}`;
+}
+
+/** The wrangler arguments that select the namespace: binding, config, environment, local or remote. */
+export function targetArgs(options: TargetOptions): string[] {
+  const args = ["--binding", "CLIENTS"];
+  if (options.configPath !== undefined) args.push("--config", options.configPath);
+  if (options.env !== undefined) args.push("--env", options.env);
+  if (options.remote) args.push("--remote");
+  else {
+    args.push("--local");
+    if (options.persistTo !== undefined) args.push("--persist-to", options.persistTo);
+  }
+  return args;
+}
+
+/**
+ * A registry driven by `wrangler kv` commands: the `--remote` target, and (with `--driver wrangler`) the local
+ * one, which lets the tests prove the exact command mapping against real local storage. With `dryRun`,
+ * commands are printed instead of run; reads then find nothing.
+ */
+export async function openWranglerRegistry(
+  options: TargetOptions,
+  dryRun: boolean,
+  print: (line: string) => void,
+): Promise<Registry> {
+  const dir = await mkdtemp(join(tmpdir(), "keymint-"));
+  const target = targetArgs(options);
+  let counter = 0;
+  async function file(name: string, content: string): Promise<string> {
+    const path = join(dir, `${counter++}-${name}`);
+    await writeFile(path, content, { mode: 0o600 });
+    return path;
+  }
+  async function run(args: string[]): Promise<string | null> {
+    const full = [...args, ...target];
+    if (dryRun) {
+      print(
+        `wrangler ${full.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ")}`,
+      );
+      return null;
+    }
+    const result = await runWrangler(full);
+    if (result.code !== 0) throw new CliError(explainWranglerFailure(result, options.remote));
+    return result.stdout;
+  }
+  function json(stdout: string): unknown {
+    const start = stdout.search(/[[{]/);
+    try {
+      return JSON.parse(stdout.slice(start));
+    } catch {
+      throw new CliError("wrangler printed output keymint cannot read; is wrangler up to date (>= 4.164)?");
+    }
+  }
+  return {
+    label: options.remote ? "remote registry (Cloudflare)" : "local registry (via wrangler)",
+    async getMany(ids) {
+      const out = new Map<string, string | null>();
+      if (ids.length === 0) return out;
+      const keysFile = await file("keys.json", JSON.stringify(ids.map(clientKey)));
+      const stdout = await run(["kv", "bulk", "get", keysFile]);
+      const values = stdout === null ? {} : (json(stdout) as Record<string, { value?: unknown } | undefined>);
+      for (const id of ids) {
+        const entry = values[clientKey(id)];
+        const value = entry?.value;
+        out.set(
+          id,
+          typeof value === "string" ? value : value === null || value === undefined ? null : JSON.stringify(value),
+        );
+      }
+      return out;
+    },
+    async put(id, value) {
+      await run(["kv", "key", "put", clientKey(id), "--path", await file("value.json", value)]);
+    },
+    async putMany(entries) {
+      if (entries.length === 0) return;
+      const body = JSON.stringify(entries.map(({ id, value }) => ({ key: clientKey(id), value })));
+      await run(["kv", "bulk", "put", await file("bulk.json", body)]);
+    },
+    async delete(id) {
+      await run(["kv", "key", "delete", clientKey(id)]);
+    },
+    async listIds() {
+      const stdout = await run(["kv", "key", "list", "--prefix", CLIENT_KEY_PREFIX]);
+      if (stdout === null) return [];
+      const keys = json(stdout) as { name: string }[];
+      return keys.map((k) => k.name.slice(CLIENT_KEY_PREFIX.length));
+    },
+    async close() {
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

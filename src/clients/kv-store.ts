@@ -1,0 +1,153 @@
+/**
+ * KV-backed client store with a bounded in-isolate cache (positive and negative), request coalescing and a
+ * read timeout. Keys and values are documented in docs/storage.md.
+ */
+
+import { base64Decode } from "../util/base64url.ts";
+import { clientKey, isValidClientId, parseRecord, RecordError } from "./record.ts";
+import { type ClientStore, CorruptRecordError, type PreparedClient, StoreUnavailableError } from "./store.ts";
+
+export interface KvClientStoreOptions {
+  /** Milliseconds a looked-up record (or its absence) is reused inside this isolate; 0 disables. */
+  cacheTtlMs: number;
+  /** Seconds the KV edge cache may keep the value (`cacheTtl`, minimum 30). */
+  kvCacheTtl: number;
+  /** Give up on a KV read after this many milliseconds. */
+  timeoutMs: number;
+  /** Most entries kept; the oldest is dropped first. */
+  maxEntries: number;
+}
+
+type Outcome = { client: PreparedClient | null } | { corrupt: CorruptRecordError };
+interface Entry {
+  outcome: Outcome;
+  expires: number;
+}
+
+interface IsolateCache {
+  entries: Map<string, Entry>;
+  inflight: Map<string, Promise<Outcome>>;
+}
+
+/** One cache per KV binding object, so a test that wraps the binding never sees another binding's entries. */
+const caches = new WeakMap<KVNamespace, IsolateCache>();
+
+function cacheFor(kv: KVNamespace): IsolateCache {
+  let cache = caches.get(kv);
+  if (cache === undefined) {
+    cache = { entries: new Map(), inflight: new Map() };
+    caches.set(kv, cache);
+  }
+  return cache;
+}
+
+/** Counts of registry reads, exposed for the benchmark's and tests' assertions about the hot path. */
+export const kvStoreStats = { reads: 0, cacheHits: 0 };
+
+function prepare(clientId: string, raw: string): PreparedClient {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new CorruptRecordError(clientId, "value is not JSON");
+  }
+  try {
+    const record = parseRecord(json, clientId);
+    const salt = base64Decode(record.salt, "base64url");
+    const hashes = record.secrets.map((secret) => base64Decode(secret.hash, "base64url"));
+    if (salt === null || hashes.some((h) => h === null || h.length !== 32)) {
+      throw new RecordError("salt or hash is not base64url SHA-256");
+    }
+    return { record, salt, hashes: hashes as Uint8Array[] };
+  } catch (err) {
+    if (err instanceof RecordError) throw new CorruptRecordError(clientId, err.message);
+    throw err;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: number | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError(`KV read timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
+}
+
+export class KvClientStore implements ClientStore {
+  readonly #kv: KVNamespace;
+  readonly #options: KvClientStoreOptions;
+  readonly #cache: IsolateCache;
+
+  constructor(kv: KVNamespace, options: KvClientStoreOptions) {
+    this.#kv = kv;
+    this.#options = options;
+    this.#cache = cacheFor(kv);
+  }
+
+  async find(clientId: string): Promise<PreparedClient | null> {
+    // An id that cannot exist never reaches KV (and cannot exceed KV's 512-byte key limit).
+    if (!isValidClientId(clientId)) return null;
+    const outcome = await this.#lookup(clientId);
+    if ("corrupt" in outcome) throw outcome.corrupt;
+    return outcome.client;
+  }
+
+  async #lookup(clientId: string): Promise<Outcome> {
+    const { entries, inflight } = this.#cache;
+    const now = Date.now();
+    const cached = entries.get(clientId);
+    if (cached !== undefined && cached.expires > now) {
+      kvStoreStats.cacheHits++;
+      return cached.outcome;
+    }
+    const pending = inflight.get(clientId);
+    if (pending !== undefined) return pending;
+    const read = this.#read(clientId).finally(() => inflight.delete(clientId));
+    inflight.set(clientId, read);
+    return read;
+  }
+
+  async #read(clientId: string): Promise<Outcome> {
+    kvStoreStats.reads++;
+    let raw: string | null;
+    try {
+      raw = await withTimeout(
+        this.#kv.get(clientKey(clientId), { type: "text", cacheTtl: this.#options.kvCacheTtl }),
+        this.#options.timeoutMs,
+      );
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      throw new StoreUnavailableError(`KV read failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    let outcome: Outcome;
+    try {
+      outcome = { client: raw === null ? null : prepare(clientId, raw) };
+    } catch (err) {
+      if (!(err instanceof CorruptRecordError)) throw err;
+      outcome = { corrupt: err };
+    }
+    this.#remember(clientId, outcome);
+    return outcome;
+  }
+
+  #remember(clientId: string, outcome: Outcome): void {
+    const { cacheTtlMs, maxEntries } = this.#options;
+    if (cacheTtlMs <= 0) return;
+    const { entries } = this.#cache;
+    entries.delete(clientId);
+    while (entries.size >= maxEntries) {
+      const oldest = entries.keys().next();
+      if (oldest.done) break;
+      entries.delete(oldest.value);
+    }
+    entries.set(clientId, { outcome, expires: Date.now() + cacheTtlMs });
+  }
+}
+
+/** Drops every cached client of a binding (used when the registry is known to have changed). */
+export function clearClientCache(kv: KVNamespace): void {
+  const cache = caches.get(kv);
+  cache?.entries.clear();
+}

@@ -1,0 +1,12 @@
+/** The Worker's bindings: those in wrangler.toml (generated `Env`) plus optional ones an operator may add. */
+
+export interface KeymintEnv extends Env {
+  /** Retired-but-still-valid HMAC keys, one per line (see README "Signing key rotation"). */
+  TOKEN_VERIFICATION_KEYS?: string;
+  /** Space-separated scopes to advertise in the metadata (`scopes_supported`). */
+  SCOPES_SUPPORTED?: string;
+  /** `off` silences the per-request audit log. */
+  AUDIT_LOG?: string;
+  /** Seconds KV's edge cache may keep a client record (`cacheTtl`, >= 30). */
+  KV_CACHE_TTL?: string;
+}

@@ -1,0 +1,47 @@
+/** Per-request values every endpoint needs: configuration, issuer, the client store, the clock. */
+
+import { KvClientStore } from "../clients/kv-store.ts";
+import type { ClientStore } from "../clients/store.ts";
+import { type Config, getConfig, requireClientsBinding } from "../config.ts";
+import type { KeymintEnv } from "../env.ts";
+
+export interface RequestContext {
+  config: Config;
+  /** The issuer for this request: configured, or the request's origin (RFC 8414 §2). */
+  issuer: string;
+  store: ClientStore;
+  /** Unix seconds. */
+  now: number;
+}
+
+const stores = new WeakMap<object, KvClientStore>();
+
+function storeFor(env: KeymintEnv, config: Config): KvClientStore {
+  let store = stores.get(env);
+  if (store === undefined) {
+    store = new KvClientStore(requireClientsBinding(env), {
+      cacheTtlMs: config.clientCacheTtlMs,
+      kvCacheTtl: config.kvCacheTtl,
+      timeoutMs: config.kvTimeoutMs,
+      maxEntries: config.clientCacheMaxEntries,
+    });
+    stores.set(env, store);
+  }
+  return store;
+}
+
+/** The issuer identifier for a request: the configured one, else the request's origin. */
+export function issuerFor(config: Config, request: Request): string {
+  return config.issuer ?? new URL(request.url).origin;
+}
+
+/** Builds the request context; throws `ConfigError` when the deployment is misconfigured. */
+export function requestContext(request: Request, env: KeymintEnv): RequestContext {
+  const config = getConfig(env);
+  return {
+    config,
+    issuer: issuerFor(config, request),
+    store: storeFor(env, config),
+    now: Math.floor(Date.now() / 1000),
+  };
+}

@@ -1,0 +1,62 @@
+/** The one renderer of error responses (RFC 6749 §5.2): JSON body, no-store, challenge/Allow/Retry-After. */
+
+import { StoreUnavailableError } from "../clients/store.ts";
+import { ConfigError } from "../config.ts";
+import { log } from "../log.ts";
+import { OAuthError, serverError, temporarilyUnavailable } from "../oauth/errors.ts";
+
+/** Realm of the `WWW-Authenticate: Basic` challenge (RFC 7617). */
+export const BASIC_CHALLENGE = 'Basic realm="keymint", charset="UTF-8"';
+
+export const JSON_TYPE = "application/json; charset=utf-8";
+
+/** Headers every token-endpoint response carries (RFC 6749 §5.1). */
+export const NO_STORE_HEADERS: Readonly<Record<string, string>> = {
+  "Content-Type": JSON_TYPE,
+  "Cache-Control": "no-store",
+  Pragma: "no-cache",
+};
+
+/** Renders an `OAuthError` as its HTTP response. */
+export function errorResponse(err: OAuthError): Response {
+  const headers = new Headers(NO_STORE_HEADERS);
+  if (err.challenge && err.status === 401) headers.set("WWW-Authenticate", BASIC_CHALLENGE);
+  if (err.allow !== undefined) headers.set("Allow", err.allow);
+  if (err.retryAfter !== undefined) headers.set("Retry-After", String(err.retryAfter));
+  const body = JSON.stringify({ error: err.code, error_description: err.description });
+  return new Response(body, { status: err.status, headers });
+}
+
+/**
+ * Turns anything thrown while serving into an `OAuthError`: registry faults become 503
+ * `temporarily_unavailable`, configuration mistakes and bugs become 500 `server_error` with one log line
+ * that says what to fix.
+ */
+export function toOAuthError(err: unknown, route: string): OAuthError {
+  if (err instanceof OAuthError) return err;
+  if (err instanceof StoreUnavailableError) {
+    log("error", "registry_unavailable", {
+      route,
+      cause: err.message,
+      fix: "check Workers KV status; the client retries after Retry-After",
+    });
+    return temporarilyUnavailable(err.message);
+  }
+  if (err instanceof ConfigError) {
+    log("error", "configuration_error", { route, cause: err.message, fix: err.fix });
+    return serverError(err.message);
+  }
+  const cause = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  log("error", "internal_error", {
+    route,
+    cause,
+    stack: err instanceof Error ? err.stack : undefined,
+    fix: "this is a keymint bug; please report it with this log line",
+  });
+  return serverError(cause);
+}
+
+/** 405 with `Allow` for a method the endpoint does not serve. */
+export function methodNotAllowed(allow: string): OAuthError {
+  return new OAuthError("invalid_request", `This endpoint accepts only ${allow}`, { status: 405, allow });
+}

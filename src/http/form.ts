@@ -1,0 +1,139 @@
+/** Strict `application/x-www-form-urlencoded` request bodies (RFC 6749 §3.2, Appendix B). */
+
+import { invalidRequest, type OAuthError } from "../oauth/errors.ts";
+import { UTF8_STRICT } from "../util/base64url.ts";
+
+/** Largest request body accepted, in bytes. */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+/** Parameters that RFC 8707 §2 allows more than once; every other one may appear at most once. */
+const REPEATABLE = new Set(["resource"]);
+
+/** Decoded form parameters. Empty values are dropped (RFC 6749 §3.2: treated as omitted). */
+export class FormParams {
+  readonly #single = new Map<string, string>();
+  readonly #multi = new Map<string, string[]>();
+
+  /** @internal */
+  add(name: string, value: string): void {
+    if (REPEATABLE.has(name)) {
+      const list = this.#multi.get(name);
+      if (list === undefined) this.#multi.set(name, [value]);
+      else list.push(value);
+      return;
+    }
+    if (this.#single.has(name)) {
+      throw invalidRequest(`The "${safeName(name)}" parameter is repeated (RFC 6749 §3.2)`);
+    }
+    this.#single.set(name, value);
+  }
+
+  get(name: string): string | undefined {
+    return this.#single.get(name);
+  }
+
+  getAll(name: string): string[] {
+    return this.#multi.get(name) ?? [];
+  }
+
+  has(name: string): boolean {
+    return this.#single.has(name) || this.#multi.has(name);
+  }
+}
+
+function safeName(name: string): string {
+  return name.length <= 40 && /^[\x20-\x7e]*$/.test(name) ? name.replace(/"/g, "'") : "(unprintable)";
+}
+
+/** Decodes one form-urlencoded component: `+` is a space, `%XX` a UTF-8 byte; `null` when malformed. */
+export function formDecode(component: string): string | null {
+  const plus = component.includes("+") ? component.replace(/\+/g, " ") : component;
+  if (!plus.includes("%")) return plus;
+  try {
+    return decodeURIComponent(plus);
+  } catch {
+    return null;
+  }
+}
+
+/** Parses a form-urlencoded string into parameters, rejecting repeats and malformed escapes. */
+export function parseForm(body: string): FormParams {
+  const params = new FormParams();
+  if (body === "") return params;
+  for (const pair of body.split("&")) {
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    const name = formDecode(eq === -1 ? pair : pair.slice(0, eq));
+    const value = eq === -1 ? "" : formDecode(pair.slice(eq + 1));
+    if (name === null || value === null) {
+      throw invalidRequest("The request body has a malformed percent-encoding");
+    }
+    if (value === "" || name === "") continue;
+    params.add(name, value);
+  }
+  return params;
+}
+
+function tooLarge(): OAuthError {
+  return invalidRequest(`The request body exceeds ${MAX_BODY_BYTES} bytes`, { status: 413 });
+}
+
+async function readBounded(request: Request): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null) {
+    const length = Number(declared);
+    if (Number.isFinite(length) && length > MAX_BODY_BYTES) throw tooLarge();
+    if (Number.isFinite(length)) return new Uint8Array(await request.arrayBuffer());
+  }
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Reads a POST body as form parameters: the media type must be `application/x-www-form-urlencoded`
+ * (charset, if given, UTF-8), the body at most MAX_BODY_BYTES and valid UTF-8, each parameter at most once.
+ */
+export async function readForm(request: Request): Promise<FormParams> {
+  const contentType = request.headers.get("content-type");
+  if (contentType === null) {
+    throw invalidRequest("Content-Type must be application/x-www-form-urlencoded");
+  }
+  const [mediaType = "", ...parameters] = contentType.split(";");
+  if (mediaType.trim().toLowerCase() !== "application/x-www-form-urlencoded") {
+    throw invalidRequest("Content-Type must be application/x-www-form-urlencoded");
+  }
+  for (const parameter of parameters) {
+    const [key = "", value = ""] = parameter.split("=");
+    if (key.trim().toLowerCase() === "charset" && !/^"?utf-8"?$/i.test(value.trim())) {
+      throw invalidRequest("The request body must be UTF-8");
+    }
+  }
+  const bytes = await readBounded(request);
+  if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
+  let body: string;
+  try {
+    body = UTF8_STRICT.decode(bytes);
+  } catch {
+    throw invalidRequest("The request body is not valid UTF-8");
+  }
+  return parseForm(body);
+}

@@ -1,0 +1,8 @@
+/** Worker entry point. */
+
+import { app } from "./app.ts";
+import type { KeymintEnv } from "./env.ts";
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<KeymintEnv>;

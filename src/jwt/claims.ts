@@ -1,0 +1,39 @@
+/** JWT access-token claims (RFC 9068 §2.2). */
+
+export interface AccessTokenClaims {
+  iss: string;
+  /** The client id: for the client credentials grant the client is the subject (RFC 9068 §2.2). */
+  sub: string;
+  aud: string | string[];
+  exp: number;
+  iat: number;
+  jti: string;
+  client_id: string;
+  /** Space-separated granted scopes; absent when none was granted. */
+  scope?: string;
+}
+
+/** The header every keymint token carries (RFC 9068 §2.1). */
+export interface AccessTokenHeader {
+  alg: "HS256";
+  typ: "at+jwt";
+  kid: string;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Narrows a decoded payload to access-token claims; `null` when any required claim is missing or mistyped. */
+export function asAccessTokenClaims(value: unknown): AccessTokenClaims | null {
+  if (!isObject(value)) return null;
+  const { iss, sub, aud, exp, iat, jti, client_id: clientId, scope } = value;
+  if (typeof iss !== "string" || typeof sub !== "string" || typeof jti !== "string") return null;
+  if (typeof clientId !== "string") return null;
+  if (!Number.isSafeInteger(exp) || !Number.isSafeInteger(iat)) return null;
+  const audOk =
+    typeof aud === "string" || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === "string"));
+  if (!audOk) return null;
+  if (scope !== undefined && typeof scope !== "string") return null;
+  return value as unknown as AccessTokenClaims;
+}

@@ -1,0 +1,55 @@
+/** The signing keyring: one active key and any number of verification-only keys, imported once per isolate. */
+
+import { ConfigError } from "../config.ts";
+import type { KeymintEnv } from "../env.ts";
+import { importSigningKey, MIN_KEY_LENGTH, type SigningKey } from "./hs256.ts";
+
+export interface Keyring {
+  /** Signs every new token. */
+  readonly active: SigningKey;
+  /** Every key a token may be verified with (the active one included), by `kid`. */
+  readonly byKid: ReadonlyMap<string, SigningKey>;
+}
+
+let memo: { signing: string; verification: string; ring: Promise<Keyring> } | undefined;
+
+function checkKey(key: string, name: string): void {
+  if (key.length < MIN_KEY_LENGTH) {
+    throw new ConfigError(
+      `${name} is ${key.length === 0 ? "missing" : `only ${key.length} characters`}; at least ${MIN_KEY_LENGTH} are required`,
+      name === "TOKEN_SIGNING_KEY"
+        ? "run `wrangler secret put TOKEN_SIGNING_KEY` with a random value of at least 32 characters (locally: put it in .dev.vars; `npm start` creates one)"
+        : "run `wrangler secret put TOKEN_VERIFICATION_KEYS` with one key of at least 32 characters per line",
+    );
+  }
+}
+
+async function build(signing: string, verification: string): Promise<Keyring> {
+  checkKey(signing, "TOKEN_SIGNING_KEY");
+  const others = verification
+    .split("\n")
+    .map((line) => line.replace(/\r$/, ""))
+    .filter((line) => line.trim() !== "");
+  for (const key of others) checkKey(key, "TOKEN_VERIFICATION_KEYS");
+  const [active, ...rest] = await Promise.all([signing, ...others].map(importSigningKey));
+  const byKid = new Map<string, SigningKey>();
+  for (const key of [active as SigningKey, ...rest]) byKid.set(key.kid, key);
+  return { active: active as SigningKey, byKid };
+}
+
+/**
+ * The keyring for this isolate's secrets. The CryptoKeys are imported on first use and reused until the
+ * secrets change (a new deployment), so no request pays for `importKey`.
+ */
+export function getKeyring(env: KeymintEnv): Promise<Keyring> {
+  const signing = typeof env.TOKEN_SIGNING_KEY === "string" ? env.TOKEN_SIGNING_KEY : "";
+  const verification = typeof env.TOKEN_VERIFICATION_KEYS === "string" ? env.TOKEN_VERIFICATION_KEYS : "";
+  if (memo !== undefined && memo.signing === signing && memo.verification === verification) return memo.ring;
+  const ring = build(signing, verification);
+  memo = { signing, verification, ring };
+  // A failed build must not be cached forever: the next request retries (and reports) it.
+  ring.catch(() => {
+    if (memo?.ring === ring) memo = undefined;
+  });
+  return ring;
+}

@@ -1,0 +1,53 @@
+/** base64url without padding (RFC 4648 §5), shared by the Worker (workerd) and the CLI (Node). */
+
+interface Base64Capable {
+  toBase64?: (options: { alphabet: "base64url"; omitPadding: boolean }) => string;
+}
+interface Base64Constructor {
+  fromBase64?: (
+    s: string,
+    options: { alphabet: "base64" | "base64url"; lastChunkHandling: "strict" | "loose" },
+  ) => Uint8Array;
+}
+
+const NATIVE_ENCODE = typeof (Uint8Array.prototype as Base64Capable).toBase64 === "function";
+const NATIVE_DECODE = typeof (Uint8Array as Base64Constructor).fromBase64 === "function";
+
+/** Encodes bytes as unpadded base64url. */
+export function base64urlEncode(bytes: Uint8Array): string {
+  if (NATIVE_ENCODE) {
+    return (bytes as Base64Capable).toBase64!({ alphabet: "base64url", omitPadding: true });
+  }
+  let binary = "";
+  for (let i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i] as number);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Decodes base64 (`alphabet: "base64"`, padding optional) or unpadded base64url; `null` when malformed. */
+export function base64Decode(text: string, alphabet: "base64" | "base64url"): Uint8Array | null {
+  if (alphabet === "base64url" ? !/^[A-Za-z0-9_-]*$/.test(text) : !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
+    return null;
+  }
+  if (text.length % 4 === 1) return null;
+  try {
+    if (NATIVE_DECODE) {
+      return (Uint8Array as Base64Constructor).fromBase64!(text, { alphabet, lastChunkHandling: "loose" });
+    }
+    const std = alphabet === "base64url" ? text.replace(/-/g, "+").replace(/_/g, "/") : text;
+    const binary = atob(std);
+    const out = new Uint8Array(binary.length);
+    for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+/** Encodes a string's UTF-8 bytes as unpadded base64url. */
+export function base64urlEncodeText(text: string): string {
+  return base64urlEncode(UTF8.encode(text));
+}
+
+export const UTF8 = new TextEncoder();
+/** Strict UTF-8 decoder: invalid byte sequences throw instead of becoming U+FFFD. */
+export const UTF8_STRICT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
