@@ -1,12 +1,38 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+/** Test signing key; never used outside tests. */
+export const TEST_SIGNING_KEY = "test-signing-key-0123456789abcdefghijklmnop";
+
 export default defineConfig({
   test: {
     projects: [
       {
-        plugins: [cloudflareTest({ wrangler: { configPath: "./wrangler.toml" } })],
-        test: { name: "worker", include: ["test/**/*.test.ts"] },
+        // Inside workerd, against real local KV (Miniflare), through the worker's own fetch.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                TOKEN_SIGNING_KEY: TEST_SIGNING_KEY,
+                // Tests change records between requests; the cache has its own tests.
+                CLIENT_CACHE_TTL: "0",
+              },
+            },
+          }),
+        ],
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], silent: "passed-only" },
+      },
+      {
+        // Node: the CLI as a real process, wrangler dev end to end, the deploy bundle.
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
       },
     ],
   },

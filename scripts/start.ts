@@ -8,10 +8,10 @@
 
 import { spawn } from "node:child_process";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
+import { openLocalRegistry } from "../cli/registry.ts";
 import { newClientRecord } from "../src/clients/lifecycle.ts";
 import { generateClientId, generateSalt, generateSecret, hashSecretForRecord } from "../src/clients/secrets.ts";
 import { base64urlEncode } from "../src/util/base64url.ts";
-import { openLocalRegistry } from "../cli/registry.ts";
 
 const DEV_VARS = ".dev.vars";
 
@@ -33,9 +33,13 @@ async function ensureSigningKey(): Promise<void> {
     existing = null;
   }
   if (existing === null) {
-    await writeFile(DEV_VARS, `# Local secrets for wrangler dev (git-ignored). Created by npm start.\nTOKEN_SIGNING_KEY="${key}"\n`, {
-      mode: 0o600,
-    });
+    await writeFile(
+      DEV_VARS,
+      `# Local secrets for wrangler dev (git-ignored). Created by npm start.\nTOKEN_SIGNING_KEY="${key}"\n`,
+      {
+        mode: 0o600,
+      },
+    );
     console.error("keymint: created .dev.vars with a random TOKEN_SIGNING_KEY");
   } else if (!/^\s*TOKEN_SIGNING_KEY\s*=/m.test(existing)) {
     await appendFile(DEV_VARS, `${existing.endsWith("\n") || existing === "" ? "" : "\n"}TOKEN_SIGNING_KEY="${key}"\n`);

@@ -97,7 +97,7 @@ export class KvClientStore implements ClientStore {
   async #lookup(clientId: string): Promise<Outcome> {
     const { entries, inflight } = this.#cache;
     const now = Date.now();
-    const cached = entries.get(clientId);
+    const cached = this.#options.cacheTtlMs > 0 ? entries.get(clientId) : undefined;
     if (cached !== undefined && cached.expires > now) {
       kvStoreStats.cacheHits++;
       return cached.outcome;

@@ -1,0 +1,21 @@
+/** `wrangler deploy --dry-run` bundles the worker from the committed wrangler.toml. */
+
+import { mkdtemp, readdir, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect, it } from "vitest";
+import { run } from "./helpers.ts";
+
+it("bundles with wrangler deploy --dry-run and stays small", async () => {
+  const outdir = await mkdtemp(join(tmpdir(), "keymint-bundle-"));
+  const result = await run("wrangler", ["deploy", "--dry-run", "--outdir", outdir]);
+  expect(result.code, result.stderr).toBe(0);
+  expect(result.stdout).toContain("env.CLIENTS");
+  const files = await readdir(outdir);
+  expect(files).toContain("index.js");
+  const size = (await stat(join(outdir, "index.js"))).size;
+  console.info(
+    `bundle: index.js ${(size / 1024).toFixed(1)} KiB; wrangler says: ${/Total Upload: .*/.exec(result.stdout)?.[0]}`,
+  );
+  expect(size).toBeLessThan(150 * 1024);
+});

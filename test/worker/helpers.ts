@@ -1,0 +1,91 @@
+/** Shared test helpers: seed clients through the CLI's own code, build RFC-conformant requests. */
+
+import { env, exports } from "cloudflare:workers";
+import { type ClientSettings, newClientRecord } from "../../src/clients/lifecycle.ts";
+import { type ClientRecord, clientKey } from "../../src/clients/record.ts";
+import { generateClientId, generateSalt, generateSecret, hashSecretForRecord } from "../../src/clients/secrets.ts";
+
+export const ORIGIN = "http://keymint.test";
+export const TOKEN_URL = `${ORIGIN}/oauth2/token`;
+export const FORM = "application/x-www-form-urlencoded";
+
+export interface SeededClient {
+  clientId: string;
+  secret: string;
+  record: ClientRecord;
+}
+
+export interface SeedOptions extends ClientSettings {
+  clientId?: string;
+  secret?: string;
+  secretExpiresAt?: number | null;
+  enabled?: boolean;
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** Registers a client in the real local KV exactly as `clients create` does. */
+export async function seedClient(options: SeedOptions = {}): Promise<SeededClient> {
+  const clientId = options.clientId ?? generateClientId();
+  const secret = options.secret ?? generateSecret();
+  const salt = generateSalt();
+  const { clientId: _id, secret: _s, secretExpiresAt, enabled, ...settings } = options;
+  const record = newClientRecord(
+    {
+      clientId,
+      salt,
+      secretHash: await hashSecretForRecord(secret, salt),
+      secretExpiresAt: secretExpiresAt ?? null,
+      enabled: enabled ?? true,
+      settings: { name: "test client", scopes: ["read", "write"], ...settings },
+    },
+    nowSeconds(),
+  );
+  await putRecord(record);
+  return { clientId, secret, record };
+}
+
+export async function putRecord(record: ClientRecord): Promise<void> {
+  await env.CLIENTS.put(clientKey(record.client_id), JSON.stringify(record));
+}
+
+/** RFC 6749 §2.3.1: form-urlencode id and secret, join with ":", then Base64. */
+export function basicAuth(clientId: string, secret: string): string {
+  const enc = (s: string) => new URLSearchParams({ x: s }).toString().slice(2);
+  const bytes = new TextEncoder().encode(`${enc(clientId)}:${enc(secret)}`);
+  return `Basic ${btoa(String.fromCharCode(...bytes))}`;
+}
+
+export interface PostOptions {
+  auth?: string;
+  contentType?: string | null;
+  headers?: Record<string, string>;
+  method?: string;
+  url?: string;
+}
+
+/** Sends a request through the worker's real `fetch`. */
+export function post(body: BodyInit | null, options: PostOptions = {}): Promise<Response> {
+  const headers = new Headers(options.headers);
+  if (options.contentType !== null) headers.set("Content-Type", options.contentType ?? FORM);
+  if (options.auth !== undefined) headers.set("Authorization", options.auth);
+  return exports.default.fetch(options.url ?? TOKEN_URL, { method: options.method ?? "POST", headers, body });
+}
+
+/** A token request with Basic authentication and the given form fields. */
+export function requestToken(client: { clientId: string; secret: string }, fields: Record<string, string> = {}) {
+  return post(new URLSearchParams({ grant_type: "client_credentials", ...fields }), {
+    auth: basicAuth(client.clientId, client.secret),
+  });
+}
+
+/** Decodes a JWT part without verifying it (assertions only; verification is jose's job in the tests). */
+export function decodePart(token: string, index: 0 | 1): Record<string, unknown> {
+  const part = token.split(".")[index] ?? "";
+  const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+  return JSON.parse(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)));
+}
+
+export const INVALID_CLIENT_BODY = { error: "invalid_client", error_description: "Client authentication failed" };

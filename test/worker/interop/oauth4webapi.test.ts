@@ -1,0 +1,58 @@
+/** keymint driven by a real, independent OAuth client library (panva/oauth4webapi). */
+
+import { exports } from "cloudflare:workers";
+import * as oauth from "oauth4webapi";
+import { describe, expect, it } from "vitest";
+import { seedClient } from "../helpers.ts";
+
+// oauth4webapi insists on https; the worker answers any origin.
+const ORIGIN = "https://keymint.test";
+
+const as: oauth.AuthorizationServer = { issuer: ORIGIN, token_endpoint: `${ORIGIN}/oauth2/token` };
+
+const viaWorker: typeof fetch = (input, init) => exports.default.fetch(new Request(input, init));
+
+describe("oauth4webapi client credentials grant", () => {
+  for (const [name, auth] of [
+    ["client_secret_basic", oauth.ClientSecretBasic],
+    ["client_secret_post", oauth.ClientSecretPost],
+  ] as const) {
+    it(`obtains a token with ${name}, even for a secret with reserved characters`, async () => {
+      const client = await seedClient({ secret: "s3cret:with%reserved+chars and spaces/0123456789" });
+      const response = await oauth.clientCredentialsGrantRequest(
+        as,
+        { client_id: client.clientId },
+        auth(client.secret),
+        new URLSearchParams({ scope: "read" }),
+        { [oauth.customFetch]: viaWorker },
+      );
+      const result = await oauth.processClientCredentialsResponse(as, { client_id: client.clientId }, response);
+      expect(result.token_type).toBe("bearer");
+      expect(result.scope).toBe("read");
+      expect(result.expires_in).toBe(3600);
+      expect(result.refresh_token).toBeUndefined();
+    });
+  }
+
+  it("sees the Basic challenge and the invalid_client body of a failed authentication", async () => {
+    const client = await seedClient();
+    const response = await oauth.clientCredentialsGrantRequest(
+      as,
+      { client_id: client.clientId },
+      oauth.ClientSecretBasic("wrong-secret"),
+      new URLSearchParams(),
+      { [oauth.customFetch]: viaWorker },
+    );
+    const error = await oauth
+      .processClientCredentialsResponse(as, { client_id: client.clientId }, response)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(oauth.WWWAuthenticateChallengeError);
+    const challengeError = error as oauth.WWWAuthenticateChallengeError;
+    expect(challengeError.status).toBe(401);
+    expect(challengeError.cause[0]?.scheme).toBe("basic");
+    expect(await challengeError.response.json()).toEqual({
+      error: "invalid_client",
+      error_description: "Client authentication failed",
+    });
+  });
+});
