@@ -1,0 +1,393 @@
+/** The clients CLI run as a real process against a real local registry (and a recorded --remote). */
+
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { clients, ROOT, type RunResult, run, scratchProject } from "./helpers.ts";
+
+let project: string;
+const allOutput: string[] = [];
+
+async function cli(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+  const result = await clients(project, args, options);
+  allOutput.push(result.stdout, result.stderr);
+  return result;
+}
+
+async function ok(args: string[], options?: { input?: string; env?: Record<string, string> }) {
+  const result = await cli(args, options);
+  expect(result.code, `${args.join(" ")}\n${result.stderr}`).toBe(0);
+  return result.stdout;
+}
+
+async function createClient(
+  extra: string[] = [],
+): Promise<{ client_id: string; client_secret: string } & Record<string, unknown>> {
+  return JSON.parse(await ok(["create", "--name", "cli-test", ...extra]));
+}
+
+/** The salt and hashes actually stored for a client (read with wrangler itself), to prove they never leak. */
+async function storedSecrets(clientId: string): Promise<string[]> {
+  const raw = await run(
+    "wrangler",
+    ["kv", "key", "get", `client:${clientId}`, "--binding", "CLIENTS", "--local", "--text"],
+    {
+      cwd: project,
+    },
+  );
+  const record = JSON.parse(raw.stdout) as { salt: string; secrets: { hash: string }[] };
+  return [record.salt, ...record.secrets.map((s) => s.hash)];
+}
+
+beforeAll(async () => {
+  project = await scratchProject();
+});
+
+describe("create", () => {
+  it("prints one JSON object with a URL-safe generated id and a 256-bit secret, and nothing secret-derived", async () => {
+    const created = await createClient([
+      "--scope",
+      "read write",
+      "--audience",
+      "https://api.example.com",
+      "--ttl",
+      "900",
+    ]);
+    expect(created.client_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(created.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(created).toMatchObject({
+      name: "cli-test",
+      scopes: ["read", "write"],
+      audiences: ["https://api.example.com"],
+      ttl: 900,
+    });
+    expect(created).not.toHaveProperty("salt");
+    expect(JSON.stringify(created)).not.toMatch(/hash/);
+  });
+
+  it("imports a given id and secret, also from standard input", async () => {
+    const id = `imported-${Date.now()}`;
+    const secret = "an:imported%secret+with spaces-0123456789";
+    const created = await createClient(["--client-id", id, "--client-secret", secret]);
+    expect(created).toMatchObject({ client_id: id, client_secret: secret });
+    const fromStdin = await createClient(["--client-id", `${id}-stdin`, "--client-secret", "-"]).catch(() => null);
+    expect(fromStdin).toBeNull(); // stdin is empty here: refused as too short
+    const piped = JSON.parse(
+      await ok(["create", "--name", "x", "--client-id", `${id}-pipe`, "--client-secret", "-"], {
+        input: `${secret}\n`,
+      }),
+    );
+    expect(piped.client_secret).toBe(secret);
+  });
+
+  it("refuses a weak imported secret with one clear line and writes nothing", async () => {
+    const id = `weak-${Date.now()}`;
+    const result = await cli(["create", "--name", "weak", "--client-id", id, "--client-secret", "short-secret"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(/too short: 12 characters, at least 32/);
+    expect(result.stdout).toBe("");
+    expect((await cli(["show", id])).code).toBe(1);
+  });
+
+  it("refuses a duplicate client id", async () => {
+    const first = await createClient();
+    const again = await cli(["create", "--name", "dup", "--client-id", first.client_id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already exists/);
+  });
+
+  it("rejects unknown flags and bad values with a non-zero exit and a message", async () => {
+    const badFlag = await cli(["create", "--name", "x", "--colour", "red"]);
+    expect(badFlag.code).toBe(2);
+    expect(badFlag.stderr).toMatch(/--colour/);
+    const badTtl = await cli(["create", "--name", "x", "--ttl", "5"]);
+    expect(badTtl.code).toBe(1);
+    expect(badTtl.stderr).toMatch(/ttl must be/);
+    const noName = await cli(["create"]);
+    expect(noName.code).toBe(1);
+    expect(noName.stderr).toMatch(/--name is required/);
+    const unknown = await cli(["frobnicate"]);
+    expect(unknown.code).toBe(2);
+  });
+});
+
+describe("list, show, update", () => {
+  it("lists clients as a table and as a JSON array of client objects", async () => {
+    const created = await createClient(["--scope", "alpha"]);
+    const table = await ok(["list"]);
+    expect(table.split("\n")[0]).toMatch(/^CLIENT ID\s+NAME\s+STATUS\s+SCOPES/);
+    expect(table).toContain(created.client_id);
+    const json = JSON.parse(await ok(["list", "--json"])) as { client_id: string; scopes: string[] }[];
+    expect(Array.isArray(json)).toBe(true);
+    expect(json.find((c) => c.client_id === created.client_id)?.scopes).toEqual(["alpha"]);
+  });
+
+  it("shows one client, and fails clearly for an unknown id", async () => {
+    const created = await createClient();
+    expect(await ok(["show", created.client_id])).toMatch(new RegExp(`client_id\\s+${created.client_id}`));
+    expect(JSON.parse(await ok(["show", created.client_id, "--json"])).client_id).toBe(created.client_id);
+    const missing = await cli(["show", "no-such-client"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe('error: no client "no-such-client" in the local registry (.wrangler/state)\n');
+  });
+
+  it("updates name, scopes, audiences, TTL, introspection and quota; 'default' and 'none' reset", async () => {
+    const created = await createClient(["--ttl", "600", "--quota", "10"]);
+    const updated = JSON.parse(
+      await ok([
+        "update",
+        created.client_id,
+        "--name",
+        "renamed",
+        "--scope",
+        "a b",
+        "--audience",
+        "https://x.example",
+        "--audience",
+        "https://y.example",
+        "--ttl",
+        "default",
+        "--can-introspect",
+        "--quota",
+        "none",
+        "--json",
+      ]),
+    );
+    expect(updated).toMatchObject({
+      name: "renamed",
+      scopes: ["a", "b"],
+      audiences: ["https://x.example", "https://y.example"],
+      ttl: null,
+      can_introspect: true,
+      quota_per_minute: null,
+    });
+    expect(updated.updated_at >= created.created_at).toBe(true);
+    const back = JSON.parse(await ok(["update", created.client_id, "--no-can-introspect", "--json"]));
+    expect(back.can_introspect).toBe(false);
+    expect((await cli(["update", created.client_id])).stderr).toMatch(/nothing to update/);
+  });
+});
+
+describe("rotate-secret, disable, enable, delete", () => {
+  it("rotates with and without a grace period and reports the old secret's expiry", async () => {
+    const created = await createClient();
+    const now = Math.floor(Date.now() / 1000);
+    const rotated = JSON.parse(await ok(["rotate-secret", created.client_id, "--grace", "24h"]));
+    expect(rotated.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(rotated.client_secret).not.toBe(created.client_secret);
+    expect(rotated.previous_secret_expires_at).toBeGreaterThanOrEqual(now + 86_400 - 5);
+    expect(rotated.secrets).toHaveLength(2);
+    const immediate = JSON.parse(await ok(["rotate-secret", created.client_id]));
+    expect(immediate.previous_secret_expires_at).toBeNull();
+    expect(immediate.secrets).toHaveLength(1);
+    expect(immediate.secret_rotated_at >= created.secret_rotated_at).toBe(true);
+    expect((await cli(["rotate-secret", created.client_id, "--grace", "soon"])).stderr).toMatch(/duration/);
+  });
+
+  it("disables, enables and deletes", async () => {
+    const created = await createClient();
+    expect(await ok(["disable", created.client_id])).toBe(`disabled client ${created.client_id}\n`);
+    expect(JSON.parse(await ok(["show", created.client_id, "--json"])).enabled).toBe(false);
+    expect(JSON.parse(await ok(["enable", created.client_id, "--json"])).enabled).toBe(true);
+    expect(await ok(["delete", created.client_id])).toBe(`deleted client ${created.client_id}\n`);
+    expect((await cli(["delete", created.client_id])).code).toBe(1);
+  });
+});
+
+describe("import", () => {
+  it("imports every client of a valid file", async () => {
+    const file = join(project, "import-ok.json");
+    const stamp = Date.now();
+    await writeFile(
+      file,
+      JSON.stringify([
+        {
+          client_id: `mig-a-${stamp}`,
+          client_secret: "migrated-secret-a-0123456789abcdefghij",
+          name: "A",
+          scope: "read",
+        },
+        {
+          client_id: `mig-b-${stamp}`,
+          client_secret: "migrated-secret-b-0123456789abcdefghij",
+          scopes: ["x"],
+          ttl: 300,
+          enabled: false,
+        },
+      ]),
+    );
+    expect(await ok(["import", file])).toBe(`imported 2 clients: mig-a-${stamp}, mig-b-${stamp}\n`);
+    expect(JSON.parse(await ok(["show", `mig-b-${stamp}`, "--json"]))).toMatchObject({
+      ttl: 300,
+      enabled: false,
+      scopes: ["x"],
+    });
+  });
+
+  it("validates the whole file before writing: one bad entry imports nothing", async () => {
+    const stamp = Date.now();
+    for (const [label, entries, message] of [
+      [
+        "weak secret",
+        [
+          { client_id: `ok-${stamp}`, client_secret: "good-secret-0123456789abcdefghijkl" },
+          { client_id: `weak-${stamp}`, client_secret: "weak" },
+        ],
+        /entry 1 \(weak-\d+\): client secret is too short/,
+      ],
+      [
+        "duplicate in file",
+        [
+          { client_id: `d-${stamp}`, client_secret: "good-secret-0123456789abcdefghijkl" },
+          { client_id: `d-${stamp}`, client_secret: "good-secret-0123456789abcdefghijkl" },
+        ],
+        /duplicate client_id/,
+      ],
+      [
+        "unknown field",
+        [{ client_id: `u-${stamp}`, client_secret: "good-secret-0123456789abcdefghijkl", scopez: "x" }],
+        /unknown field "scopez"/,
+      ],
+    ] as const) {
+      const file = join(project, `import-${label.replace(/ /g, "-")}.json`);
+      await writeFile(file, JSON.stringify(entries));
+      const result = await cli(["import", file]);
+      expect(result.code, label).toBe(1);
+      expect(result.stderr).toMatch(message);
+    }
+    expect((await cli(["show", `ok-${stamp}`])).code).toBe(1);
+    expect((await cli(["show", `d-${stamp}`])).code).toBe(1);
+  });
+
+  it("refuses to import over an existing client", async () => {
+    const existing = await createClient();
+    const file = join(project, "import-existing.json");
+    const fresh = `fresh-${Date.now()}`;
+    await writeFile(
+      file,
+      JSON.stringify([
+        { client_id: fresh, client_secret: "good-secret-0123456789abcdefghijkl" },
+        { client_id: existing.client_id, client_secret: "good-secret-0123456789abcdefghijkl" },
+      ]),
+    );
+    const result = await cli(["import", file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/already exists in the local registry \(.wrangler\/state\); nothing was imported/);
+    expect((await cli(["show", fresh])).code).toBe(1);
+  });
+});
+
+describe("help", () => {
+  it("has --help for every command", async () => {
+    const main = await ok(["--help"]);
+    const commands = [
+      "create",
+      "list",
+      "show",
+      "update",
+      "rotate-secret",
+      "disable",
+      "enable",
+      "revoke-tokens",
+      "delete",
+      "import",
+    ];
+    for (const command of commands) expect(main).toContain(command);
+    for (const command of commands) {
+      const help = await ok([command, "--help"]);
+      expect(help).toMatch(new RegExp(`^Usage: npm run -s clients -- ${command}`));
+    }
+  });
+});
+
+describe("--driver wrangler: the exact wrangler kv commands used for --remote, run against local storage", () => {
+  it("creates, reads, lists, updates, rotates and deletes through wrangler kv", async () => {
+    const created = JSON.parse(await ok(["create", "--name", "via-wrangler", "--driver", "wrangler"]));
+    // Written by wrangler kv, read back in-process (and vice versa): same storage, same format.
+    expect(JSON.parse(await ok(["show", created.client_id, "--json"])).name).toBe("via-wrangler");
+    expect(JSON.parse(await ok(["show", created.client_id, "--json", "--driver", "wrangler"])).name).toBe(
+      "via-wrangler",
+    );
+    const listed = JSON.parse(await ok(["list", "--json", "--driver", "wrangler"])) as { client_id: string }[];
+    expect(listed.map((c) => c.client_id)).toContain(created.client_id);
+    await ok(["disable", created.client_id, "--driver", "wrangler"]);
+    expect(JSON.parse(await ok(["show", created.client_id, "--json"])).enabled).toBe(false);
+    const rotated = JSON.parse(await ok(["rotate-secret", created.client_id, "--grace", "1h", "--driver", "wrangler"]));
+    expect(rotated.secrets).toHaveLength(2);
+    await ok(["delete", created.client_id, "--driver", "wrangler"]);
+    expect((await cli(["show", created.client_id])).code).toBe(1);
+  });
+});
+
+describe("--remote", () => {
+  async function fakeRemote(mode = "") {
+    const dir = project;
+    const log = join(dir, `wrangler-calls-${Date.now()}.log`);
+    const env = {
+      KEYMINT_WRANGLER: join(ROOT, "test/node/fixtures/fake-wrangler.mjs"),
+      FAKE_WRANGLER_LOG: log,
+      FAKE_WRANGLER_STATE: join(dir, `remote-state-${Date.now()}.json`),
+      FAKE_WRANGLER_MODE: mode,
+    };
+    const calls = async () =>
+      (await readFile(log, "utf8"))
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as string[]);
+    return { env, calls };
+  }
+
+  it("drives `wrangler kv … --binding CLIENTS --remote` for every command", async () => {
+    const remote = await fakeRemote();
+    const created = JSON.parse(
+      await ok(["create", "--name", "remote", "--remote", "--config", "wrangler.toml"], { env: remote.env }),
+    );
+    await ok(["disable", created.client_id, "--remote"], { env: remote.env });
+    await ok(["list", "--remote"], { env: remote.env });
+    await ok(["delete", created.client_id, "--remote"], { env: remote.env });
+    const calls = await remote.calls();
+    const key = `client:${created.client_id}`;
+    const shape = calls.map((c) => c.map((a) => (a.includes("/keymint-") ? "<tmpfile>" : a)));
+    expect(shape).toEqual([
+      ["kv", "bulk", "get", "<tmpfile>", "--binding", "CLIENTS", "--config", "wrangler.toml", "--remote"],
+      ["kv", "key", "put", key, "--path", "<tmpfile>", "--binding", "CLIENTS", "--config", "wrangler.toml", "--remote"],
+      ["kv", "bulk", "get", "<tmpfile>", "--binding", "CLIENTS", "--remote"],
+      ["kv", "key", "put", key, "--path", "<tmpfile>", "--binding", "CLIENTS", "--remote"],
+      ["kv", "key", "list", "--prefix", "client:", "--binding", "CLIENTS", "--remote"],
+      ["kv", "bulk", "get", "<tmpfile>", "--binding", "CLIENTS", "--remote"],
+      ["kv", "bulk", "get", "<tmpfile>", "--binding", "CLIENTS", "--remote"],
+      ["kv", "key", "delete", key, "--binding", "CLIENTS", "--remote"],
+    ]);
+  });
+
+  it("says in one line that wrangler is not logged in, and exits non-zero", async () => {
+    const remote = await fakeRemote("logged-out");
+    const result = await cli(["list", "--remote"], { env: remote.env });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(
+      "error: wrangler is not logged in to Cloudflare: run `npx wrangler login` (or set CLOUDFLARE_API_TOKEN) and retry\n",
+    );
+  });
+
+  it("prints the commands instead of running them with --dry-run", async () => {
+    const result = await cli(["create", "--name", "dry", "--client-id", "dry-run-id", "--remote", "--dry-run"]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^would run: wrangler kv bulk get \S+ --binding CLIENTS --remote$/m);
+    expect(result.stderr).toMatch(
+      /^would run: wrangler kv key put client:dry-run-id --path \S+ --binding CLIENTS --remote$/m,
+    );
+  });
+});
+
+describe("no output ever reveals a salt or a secret hash", () => {
+  it("holds for everything the CLI printed in this file", async () => {
+    const records = JSON.parse(await ok(["list", "--json"])) as { client_id: string }[];
+    expect(records.length).toBeGreaterThan(5);
+    const text = allOutput.join("\n");
+    expect(text).not.toMatch(/"salt"|"hash"/);
+    for (const { client_id } of records.slice(0, 5)) {
+      for (const stored of await storedSecrets(client_id)) expect(text).not.toContain(stored);
+    }
+  });
+});
