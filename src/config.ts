@@ -25,7 +25,6 @@ export interface Config {
   kvTimeoutMs: number;
   clientCacheMaxEntries: number;
   scopesSupported: string[] | null;
-  auditLog: boolean;
 }
 
 const configs = new WeakMap<object, Config>();
@@ -47,7 +46,10 @@ function integer(env: KeymintEnv, name: keyof KeymintEnv, fallback: number, min:
   return value;
 }
 
-/** Validates an issuer identifier (RFC 8414 §2: https URL without query or fragment; http only for loopback). */
+/**
+ * Validates an issuer identifier (RFC 8414 §2: https URL without query or fragment; http only for loopback).
+ * keymint serves its endpoints at the root of its host, so the issuer is an origin without a path.
+ */
 export function parseIssuer(raw: string): string {
   let url: URL;
   try {
@@ -59,13 +61,14 @@ export function parseIssuer(raw: string): string {
     );
   }
   const loopback = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
-  if ((url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) || url.search !== "" || url.hash !== "") {
+  const secure = url.protocol === "https:" || (url.protocol === "http:" && loopback);
+  if (!secure || url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "") {
     throw new ConfigError(
-      `ISSUER ${JSON.stringify(raw)} must be an https URL without query or fragment (RFC 8414 §2)`,
-      "set [vars] ISSUER to an https URL such as https://auth.example.com",
+      `ISSUER ${JSON.stringify(raw)} must be an https origin without path, query or fragment (RFC 8414 §2)`,
+      "set [vars] ISSUER to an https origin such as https://auth.example.com",
     );
   }
-  return raw.endsWith("/") ? raw.slice(0, -1) : raw;
+  return url.origin;
 }
 
 /** Reads and validates the configuration; memoized per env object, so the hot path pays for it once. */
@@ -103,7 +106,6 @@ export function getConfig(env: KeymintEnv): Config {
     kvTimeoutMs: 3000,
     clientCacheMaxEntries: 10_000,
     scopesSupported,
-    auditLog: text(env.AUDIT_LOG).toLowerCase() !== "off",
   };
   configs.set(env, config);
   return config;

@@ -2,14 +2,10 @@
 
 import type { KeymintEnv } from "../env.ts";
 import { signJwt } from "../jwt/hs256.ts";
-import { getKeyring } from "../jwt/keyring.ts";
-import { log } from "../log.ts";
 import { decideClientCredentials } from "../oauth/client-credentials.ts";
 import { invalidRequest, OAuthError } from "../oauth/errors.ts";
-import { authenticateClient, type CredentialsResult, extractCredentials } from "./client-auth.ts";
-import { requestContext } from "./context.ts";
-import { errorResponse, NO_STORE_HEADERS, toOAuthError } from "./errors.ts";
-import { readForm } from "./form.ts";
+import { authenticate, openExchange, serveAudited } from "./authenticated.ts";
+import { NO_STORE_HEADERS } from "./errors.ts";
 
 const GRANT_TYPE = "client_credentials";
 
@@ -21,38 +17,17 @@ export interface TokenResponseBody {
   scope?: string;
 }
 
-interface AuditFields {
-  client_id?: string | undefined;
-  auth_method?: string | undefined;
-  scope?: string | undefined;
-  jti?: string | undefined;
-  aud?: string | string[] | undefined;
-}
-
-function presentedId(found: CredentialsResult | undefined): string | undefined {
-  return found?.kind === "credentials" ? found.credentials.clientId.slice(0, 200) : undefined;
-}
-
 /** Handles `POST /oauth2/token`. Never throws: every failure becomes an RFC 6749 §5.2 response. */
-export async function tokenEndpoint(request: Request, env: KeymintEnv): Promise<Response> {
-  const started = Date.now();
-  const audit: AuditFields = {};
-  let found: CredentialsResult | undefined;
-  let auditOn = true;
-  try {
-    const ctx = requestContext(request, env);
-    auditOn = ctx.config.auditLog;
-    const keyring = await getKeyring(env);
-    const form = await readForm(request);
-    found = extractCredentials(request.headers.get("authorization"), form);
-    audit.client_id = presentedId(found);
+export function tokenEndpoint(request: Request, env: KeymintEnv): Promise<Response> {
+  return serveAudited("token", request, env, async function issueToken(audit) {
+    const exchange = await openExchange(request, env, audit);
+    const { form, ctx } = exchange;
     const grantType = form.get("grant_type");
     if (grantType === undefined) throw invalidRequest("The grant_type parameter is required");
     if (grantType !== GRANT_TYPE) {
       throw new OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported");
     }
-    const { client, method } = await authenticateClient(found, ctx.store, ctx.now);
-    audit.auth_method = method;
+    const { client } = await authenticate(exchange);
     const decision = decideClientCredentials({
       client: client.record,
       scope: form.get("scope"),
@@ -63,35 +38,15 @@ export async function tokenEndpoint(request: Request, env: KeymintEnv): Promise<
       now: ctx.now,
       jti: crypto.randomUUID(),
     });
-    const accessToken = await signJwt(keyring.active, decision.claims);
+    const accessToken = await signJwt(exchange.keyring.active, decision.claims);
     const body: TokenResponseBody = { access_token: accessToken, token_type: "Bearer", expires_in: decision.expiresIn };
     if (decision.scope !== undefined) body.scope = decision.scope;
-    if (auditOn) {
-      audit.scope = decision.scope;
-      audit.jti = decision.claims.jti;
-      audit.aud = decision.claims.aud;
-      log("info", "token", {
-        outcome: "issued",
-        ...audit,
-        ip: request.headers.get("cf-connecting-ip"),
-        latency_ms: Date.now() - started,
-      });
-    }
-    return new Response(JSON.stringify(body), { status: 200, headers: NO_STORE_HEADERS });
-  } catch (err) {
-    const oauthError = toOAuthError(err, "token");
-    if (auditOn) {
-      audit.client_id ??= presentedId(found);
-      log("info", "token", {
-        outcome: "rejected",
-        ...audit,
-        error: oauthError.code,
-        detail: oauthError.detail,
-        status: oauthError.status,
-        ip: request.headers.get("cf-connecting-ip"),
-        latency_ms: Date.now() - started,
-      });
-    }
-    return errorResponse(oauthError);
-  }
+    audit.scope = decision.scope;
+    audit.jti = decision.claims.jti;
+    audit.aud = decision.claims.aud;
+    return {
+      response: new Response(JSON.stringify(body), { status: 200, headers: NO_STORE_HEADERS }),
+      outcome: "issued",
+    };
+  });
 }

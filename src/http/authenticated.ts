@@ -1,0 +1,85 @@
+/** The shared front half of every client-authenticated endpoint: config, keys, form, client authentication. */
+
+import type { PreparedClient } from "../clients/store.ts";
+import type { KeymintEnv } from "../env.ts";
+import { getKeyring, type Keyring } from "../jwt/keyring.ts";
+import { log } from "../log.ts";
+import type { OAuthError } from "../oauth/errors.ts";
+import { type AuthMethod, authenticateClient, type CredentialsResult, extractCredentials } from "./client-auth.ts";
+import { type RequestContext, requestContext } from "./context.ts";
+import { errorResponse, toOAuthError } from "./errors.ts";
+import { type FormParams, readForm } from "./form.ts";
+
+/** What an endpoint step knows once the request is parsed (and, after `authenticate`, who the client is). */
+export interface Exchange {
+  request: Request;
+  env: KeymintEnv;
+  ctx: RequestContext;
+  keyring: Keyring;
+  form: FormParams;
+  credentials: CredentialsResult;
+  /** Fields for this request's audit log line (never a secret, a token or an Authorization header). */
+  audit: Record<string, unknown>;
+}
+
+/** Parses the request: configuration, keyring, form body and presented credentials. */
+export async function openExchange(
+  request: Request,
+  env: KeymintEnv,
+  audit: Record<string, unknown>,
+): Promise<Exchange> {
+  const ctx = requestContext(request, env);
+  const keyring = await getKeyring(env);
+  const form = await readForm(request);
+  const credentials = extractCredentials(request.headers.get("authorization"), form);
+  if (credentials.kind === "credentials") audit.client_id = credentials.credentials.clientId.slice(0, 200);
+  return { request, env, ctx, keyring, form, credentials, audit };
+}
+
+/** Authenticates the exchange's client (RFC 6749 §2.3.1). */
+export async function authenticate(exchange: Exchange): Promise<{ client: PreparedClient; method: AuthMethod }> {
+  const result = await authenticateClient(exchange.credentials, exchange.ctx.store, exchange.ctx.now);
+  exchange.audit.auth_method = result.method;
+  return result;
+}
+
+/**
+ * Runs an endpoint and writes its one audit line: `outcome` on success, the error code and private detail on
+ * failure. Anything thrown becomes an RFC 6749 §5.2 response; nothing escapes as an unhandled exception.
+ */
+export async function serveAudited(
+  event: string,
+  request: Request,
+  env: KeymintEnv,
+  handler: (audit: Record<string, unknown>) => Promise<{ response: Response; outcome: string }>,
+): Promise<Response> {
+  const started = Date.now();
+  const audit: Record<string, unknown> = {};
+  const auditOn = typeof env.AUDIT_LOG !== "string" || env.AUDIT_LOG.trim().toLowerCase() !== "off";
+  try {
+    const { response, outcome } = await handler(audit);
+    if (auditOn) {
+      log("info", event, {
+        outcome,
+        ...audit,
+        ip: request.headers.get("cf-connecting-ip"),
+        latency_ms: Date.now() - started,
+      });
+    }
+    return response;
+  } catch (err) {
+    const oauthError: OAuthError = toOAuthError(err, event);
+    if (auditOn) {
+      log("info", event, {
+        outcome: "rejected",
+        ...audit,
+        error: oauthError.code,
+        detail: oauthError.detail,
+        status: oauthError.status,
+        ip: request.headers.get("cf-connecting-ip"),
+        latency_ms: Date.now() - started,
+      });
+    }
+    return errorResponse(oauthError);
+  }
+}

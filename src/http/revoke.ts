@@ -1,0 +1,42 @@
+/** RFC 7009 token revocation at `POST /oauth2/revoke`: the client a token was issued to takes it back. */
+
+import { requireClientsBinding } from "../config.ts";
+import type { KeymintEnv } from "../env.ts";
+import { invalidRequest, OAuthError } from "../oauth/errors.ts";
+import { revoke } from "../tokens/revocation-store.ts";
+import { authenticate, openExchange, serveAudited } from "./authenticated.ts";
+import { NO_STORE_HEADERS } from "./errors.ts";
+import { inspectToken } from "./inspect-token.ts";
+
+const HINTS = new Set(["access_token", "refresh_token"]);
+
+/**
+ * Authenticates the caller and revokes the token when it is an active token issued to that caller. Invalid,
+ * expired, unknown and already revoked tokens get 200 as well (RFC 7009 §2.2): there is nothing to do. A valid
+ * token of another client is refused with `unauthorized_client` (RFC 7009 §2.1).
+ */
+export function revocationEndpoint(request: Request, env: KeymintEnv): Promise<Response> {
+  return serveAudited("revoke", request, env, async function revokeToken(audit) {
+    const exchange = await openExchange(request, env, audit);
+    const token = exchange.form.get("token");
+    if (token === undefined) throw invalidRequest("The token parameter is required (RFC 7009 §2.1)");
+    const hint = exchange.form.get("token_type_hint");
+    if (hint !== undefined && !HINTS.has(hint)) {
+      throw new OAuthError("unsupported_token_type", "token_type_hint must be access_token or refresh_token");
+    }
+    const { client } = await authenticate(exchange);
+    const done = () => new Response(null, { status: 200, headers: NO_STORE_HEADERS });
+    const inspection = await inspectToken(token, exchange.ctx, env, exchange.keyring);
+    audit.jti = inspection.claims?.jti;
+    if (!inspection.active) {
+      audit.reason = inspection.reason;
+      return { response: done(), outcome: "nothing_to_revoke" };
+    }
+    const { claims } = inspection;
+    if (claims.client_id !== client.record.client_id) {
+      throw new OAuthError("unauthorized_client", "The token was not issued to this client (RFC 7009 §2.1)");
+    }
+    await revoke(requireClientsBinding(env), claims.jti, claims.client_id, claims.exp, exchange.ctx.now);
+    return { response: done(), outcome: "revoked" };
+  });
+}

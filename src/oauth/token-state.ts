@@ -1,0 +1,81 @@
+/** Whether an access token is active (RFC 7662 §2.2), decided purely from its claims and facts about it. */
+
+import type { ClientRecord } from "../clients/record.ts";
+import type { AccessTokenClaims } from "../jwt/claims.ts";
+
+/** Seconds of clock skew tolerated for `iat` in the future. */
+export const CLOCK_LEEWAY = 60;
+
+export type InactiveReason =
+  | "malformed"
+  | "unsupported_alg"
+  | "wrong_typ"
+  | "unknown_kid"
+  | "bad_signature"
+  | "bad_claims"
+  | "expired"
+  | "issued_in_future"
+  | "wrong_issuer"
+  | "client_unknown"
+  | "client_disabled"
+  | "client_tokens_revoked"
+  | "revoked";
+
+export interface TokenFacts {
+  claims: AccessTokenClaims;
+  /** The current issuer; a token from another issuer is not ours to vouch for. */
+  issuer: string;
+  /** Unix seconds. */
+  now: number;
+  /** The token's client as registered now, or `null` when it no longer exists. */
+  client: ClientRecord | null;
+  /** The token's `jti` has been revoked (RFC 7009). */
+  revoked: boolean;
+}
+
+/**
+ * The reason a correctly signed token is inactive, or `null` when it is active: expired, not yet valid,
+ * foreign issuer, client deleted or disabled, all the client's tokens revoked, or this token revoked.
+ */
+export function inactiveReason(facts: TokenFacts): InactiveReason | null {
+  const { claims, now } = facts;
+  if (claims.exp <= now) return "expired";
+  if (claims.iat > now + CLOCK_LEEWAY) return "issued_in_future";
+  if (claims.iss !== facts.issuer) return "wrong_issuer";
+  if (facts.client === null) return "client_unknown";
+  if (!facts.client.enabled) return "client_disabled";
+  const cutoff = facts.client.tokens_revoked_before;
+  if (cutoff !== null && claims.iat <= cutoff) return "client_tokens_revoked";
+  if (facts.revoked) return "revoked";
+  return null;
+}
+
+/** RFC 7662 §2.2 response for an active token. */
+export interface ActiveIntrospection {
+  active: true;
+  client_id: string;
+  sub: string;
+  scope?: string;
+  aud: string | string[];
+  iss: string;
+  exp: number;
+  iat: number;
+  jti: string;
+  token_type: "Bearer";
+}
+
+export function activeIntrospection(claims: AccessTokenClaims): ActiveIntrospection {
+  const out: ActiveIntrospection = {
+    active: true,
+    client_id: claims.client_id,
+    sub: claims.sub,
+    aud: claims.aud,
+    iss: claims.iss,
+    exp: claims.exp,
+    iat: claims.iat,
+    jti: claims.jti,
+    token_type: "Bearer",
+  };
+  if (claims.scope !== undefined) out.scope = claims.scope;
+  return out;
+}
