@@ -106,4 +106,43 @@ describe("lifecycle changes reach the token endpoint", () => {
     });
     expect(await res.json()).toMatchObject({ expires_in: 120, scope: "c" });
   });
+
+  it("revoke-tokens makes every earlier token inactive at introspection; /oauth2/revoke kills one", async () => {
+    const caller = (await cli(["create", "--name", "rs", "--introspect-only"])) as {
+      client_id: string;
+      client_secret: string;
+    };
+    const c = (await cli(["create", "--name", "lc-revoke"])) as { client_id: string; client_secret: string };
+    const form = (body: Record<string, string>, id: string, secret: string) =>
+      fetch(
+        `${server.url}${body.grant_type ? "/oauth2/token" : body.revoke ? "/oauth2/revoke" : "/oauth2/introspect"}`,
+        {
+          method: "POST",
+          headers: {
+            "Content-Type": "application/x-www-form-urlencoded",
+            Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
+          },
+          body: new URLSearchParams(Object.fromEntries(Object.entries(body).filter(([k]) => k !== "revoke"))),
+        },
+      );
+    const issue = async () =>
+      (
+        (await (await form({ grant_type: "client_credentials" }, c.client_id, c.client_secret)).json()) as {
+          access_token: string;
+        }
+      ).access_token;
+    const active = async (token: string) =>
+      ((await (await form({ token }, caller.client_id, caller.client_secret)).json()) as { active: boolean }).active;
+
+    const one = await issue();
+    const two = await issue();
+    expect(await active(one)).toBe(true);
+    expect((await form({ token: one, revoke: "1" }, c.client_id, c.client_secret)).status).toBe(200);
+    expect(await active(one)).toBe(false);
+    expect(await active(two)).toBe(true);
+    await cli(["revoke-tokens", c.client_id]);
+    expect(await active(two)).toBe(false);
+    await sleep(1100);
+    expect(await active(await issue())).toBe(true);
+  });
 });

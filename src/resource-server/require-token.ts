@@ -1,0 +1,172 @@
+/** Bearer token verification for resource servers (RFC 6750, RFC 9068 §4). */
+
+import type { Context, MiddlewareHandler } from "hono";
+import type { AccessTokenClaims } from "../jwt/claims.ts";
+import { importSigningKey, MIN_KEY_LENGTH, type SigningKey, verifyJwt } from "../jwt/hs256.ts";
+
+type FromEnv<T> = T | ((env: Record<string, unknown>) => T);
+
+export interface RequireTokenOptions {
+  /** Expected `iss`: keymint's issuer (its ISSUER var or public origin). */
+  issuer: FromEnv<string>;
+  /** This API's identifier; the token's `aud` must contain it. */
+  audience: FromEnv<string>;
+  /** Scopes the token must all carry. */
+  scopes?: readonly string[];
+  /**
+   * HMAC keys to verify with. Default: the Worker's own `TOKEN_SIGNING_KEY` plus `TOKEN_VERIFICATION_KEYS`
+   * (one per line), i.e. the same secrets keymint uses, set with `wrangler secret put`.
+   */
+  keys?: (env: Record<string, unknown>) => readonly string[];
+  /** Seconds of clock skew tolerated on `exp` and `iat` (default 30). */
+  clockTolerance?: number;
+}
+
+/** Hono variables set by `requireToken`: the verified claims under `token`. */
+export type TokenVariables = { token: AccessTokenClaims };
+
+function defaultKeys(env: Record<string, unknown>): string[] {
+  const keys: string[] = [];
+  if (typeof env.TOKEN_SIGNING_KEY === "string") keys.push(env.TOKEN_SIGNING_KEY);
+  if (typeof env.TOKEN_VERIFICATION_KEYS === "string") {
+    keys.push(
+      ...env.TOKEN_VERIFICATION_KEYS.split("\n")
+        .map((k) => k.replace(/\r$/, ""))
+        .filter((k) => k.trim() !== ""),
+    );
+  }
+  return keys;
+}
+
+let memo: { joined: string; ring: Promise<Map<string, SigningKey>> } | undefined;
+
+/** Imports the keys once per isolate (per distinct key set). */
+function keyring(keys: readonly string[]): Promise<Map<string, SigningKey>> {
+  const joined = keys.join("\n");
+  if (memo?.joined === joined) return memo.ring;
+  const ring = Promise.all(keys.map(importSigningKey)).then((imported) => new Map(imported.map((k) => [k.kid, k])));
+  memo = { joined, ring };
+  return ring;
+}
+
+export type VerifyOutcome =
+  | { ok: true; claims: AccessTokenClaims }
+  | { ok: false; status: 401 | 403; error: "invalid_token" | "insufficient_scope"; description: string };
+
+/** Verifies a keymint access token for this resource server; `now` is Unix seconds. */
+export async function verifyAccessToken(
+  token: string,
+  expect: {
+    keys: readonly string[];
+    issuer: string;
+    audience: string;
+    scopes?: readonly string[];
+    clockTolerance?: number;
+  },
+  now: number,
+): Promise<VerifyOutcome> {
+  const invalid = (description: string): VerifyOutcome => ({
+    ok: false,
+    status: 401,
+    error: "invalid_token",
+    description,
+  });
+  const verified = await verifyJwt(token, await keyring(expect.keys));
+  if (!verified.ok) return invalid("The access token is invalid");
+  const { claims } = verified;
+  const tolerance = expect.clockTolerance ?? 30;
+  if (claims.exp <= now - tolerance) return invalid("The access token expired");
+  if (claims.iat > now + tolerance) return invalid("The access token is not yet valid");
+  if (claims.iss !== expect.issuer) return invalid("The access token is from another issuer");
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!audiences.includes(expect.audience)) return invalid("The access token is not meant for this resource");
+  const granted = new Set((claims.scope ?? "").split(" ").filter(Boolean));
+  const missing = (expect.scopes ?? []).filter((s) => !granted.has(s));
+  if (missing.length > 0) {
+    return {
+      ok: false,
+      status: 403,
+      error: "insufficient_scope",
+      description: `The access token lacks scope ${missing.join(" ")}`,
+    };
+  }
+  return { ok: true, claims };
+}
+
+/** RFC 6750 §3 `WWW-Authenticate: Bearer` value. */
+export function bearerChallenge(
+  realm: string,
+  error?: string,
+  description?: string,
+  scope?: readonly string[],
+): string {
+  const params = [`realm="${realm}"`];
+  if (error !== undefined) params.push(`error="${error}"`);
+  if (description !== undefined) params.push(`error_description="${description.replace(/["\\]/g, "")}"`);
+  if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(" ")}"`);
+  return `Bearer ${params.join(", ")}`;
+}
+
+function resolve<T>(value: FromEnv<T>, env: Record<string, unknown>): T {
+  return typeof value === "function" ? (value as (env: Record<string, unknown>) => T)(env) : value;
+}
+
+function deny(c: Context, status: 401 | 403 | 500, challenge: string | null, body: Record<string, string>): Response {
+  const headers: Record<string, string> = {
+    "Content-Type": "application/json; charset=utf-8",
+    "Cache-Control": "no-store",
+  };
+  if (challenge !== null) headers["WWW-Authenticate"] = challenge;
+  return c.body(JSON.stringify(body), status, headers);
+}
+
+/**
+ * Hono middleware accepting only requests with a valid keymint access token (`Authorization: Bearer`):
+ * 401 `invalid_token` for a missing, forged, expired or foreign token; 403 `insufficient_scope` when a
+ * required scope is missing. On success the claims are available as `c.get("token")`.
+ */
+export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ Variables: TokenVariables }> {
+  return async function requireKeymintToken(c, next) {
+    const env = (c.env ?? {}) as Record<string, unknown>;
+    const audience = resolve(options.audience, env);
+    const keys = (options.keys ?? defaultKeys)(env);
+    if (keys.length === 0 || keys.some((k) => k.length < MIN_KEY_LENGTH)) {
+      console.error(
+        JSON.stringify({
+          level: "error",
+          event: "resource_server_misconfigured",
+          fix: "set the same TOKEN_SIGNING_KEY as keymint with `wrangler secret put TOKEN_SIGNING_KEY`",
+        }),
+      );
+      return deny(c, 500, null, { error: "server_error", error_description: "Token verification is not configured" });
+    }
+    const match = /^Bearer\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(c.req.header("authorization") ?? "");
+    if (match === null) {
+      return deny(c, 401, bearerChallenge(audience), {
+        error: "invalid_request",
+        error_description: "A Bearer access token is required",
+      });
+    }
+    const outcome = await verifyAccessToken(
+      match[1] as string,
+      {
+        keys,
+        issuer: resolve(options.issuer, env),
+        audience,
+        scopes: options.scopes ?? [],
+        clockTolerance: options.clockTolerance ?? 30,
+      },
+      Math.floor(Date.now() / 1000),
+    );
+    if (!outcome.ok) {
+      const scope = outcome.error === "insufficient_scope" ? options.scopes : undefined;
+      return deny(c, outcome.status, bearerChallenge(audience, outcome.error, outcome.description, scope), {
+        error: outcome.error,
+        error_description: outcome.description,
+      });
+    }
+    c.set("token", outcome.claims);
+    await next();
+    return undefined;
+  };
+}
