@@ -17,6 +17,9 @@ export default defineConfig({
                 TOKEN_SIGNING_KEY: TEST_SIGNING_KEY,
                 // Tests change records between requests; the cache has its own tests.
                 CLIENT_CACHE_TTL: "0",
+                // Longer fuzz campaigns: `npm run fuzz -- --runs N --seed S`.
+                ...(process.env.FUZZ_RUNS ? { FUZZ_RUNS: process.env.FUZZ_RUNS } : {}),
+                ...(process.env.FUZZ_SEED ? { FUZZ_SEED: process.env.FUZZ_SEED } : {}),
               },
             },
           }),

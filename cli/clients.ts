@@ -92,7 +92,7 @@ const HELP_SETTINGS = `Client settings:
   --audience AUD          allowed audience (repeatable); the first is the default aud, others via resource=
   --ttl SECONDS           token lifetime, ${60} to ${86400} seconds (update: "default" to reset)
   --can-introspect        may call /oauth2/introspect (update: --no-can-introspect to remove)
-  --quota N               tokens per minute (update: "none" to remove)`;
+  --quota N               tokens per minute (at least 10) (update: "none" to remove)`;
 
 function str(values: Values, name: string): string | undefined {
   const v = values[name];

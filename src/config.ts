@@ -103,7 +103,7 @@ export function getConfig(env: KeymintEnv): Config {
     defaultAudience: audienceRaw === "" ? null : audienceRaw,
     clientCacheTtlMs: integer(env, "CLIENT_CACHE_TTL", 10, 0, 300) * 1000,
     kvCacheTtl: integer(env, "KV_CACHE_TTL", 60, 30, 3600),
-    kvTimeoutMs: 3000,
+    kvTimeoutMs: integer(env, "KV_TIMEOUT_MS", 3000, 10, 30_000),
     clientCacheMaxEntries: 10_000,
     scopesSupported,
   };

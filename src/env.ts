@@ -9,4 +9,6 @@ export interface KeymintEnv extends Env {
   AUDIT_LOG?: string;
   /** Seconds KV's edge cache may keep a client record (`cacheTtl`, >= 30). */
   KV_CACHE_TTL?: string;
+  /** Milliseconds before a KV read counts as failed (503 temporarily_unavailable). */
+  KV_TIMEOUT_MS?: string;
 }

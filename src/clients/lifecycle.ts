@@ -13,6 +13,8 @@ import {
   isValidTtl,
   MAX_SECRETS,
   NAME_MAX,
+  QUOTA_MAX,
+  QUOTA_MIN,
   RECORD_VERSION,
   type StoredSecret,
   TTL_MAX,
@@ -37,8 +39,6 @@ export interface ClientSettings {
   quotaPerMinute?: number | null;
 }
 
-export const QUOTA_MAX = 1_000_000;
-
 function check(settings: ClientSettings): void {
   if (settings.name !== undefined && !isValidName(settings.name)) {
     throw new LifecycleError(`name must be 1 to ${NAME_MAX} printable characters`);
@@ -53,8 +53,8 @@ function check(settings: ClientSettings): void {
     throw new LifecycleError(`ttl must be an integer number of seconds between ${TTL_MIN} and ${TTL_MAX}`);
   }
   const quota = settings.quotaPerMinute;
-  if (quota !== undefined && quota !== null && (!Number.isInteger(quota) || quota < 1 || quota > QUOTA_MAX)) {
-    throw new LifecycleError(`quota must be an integer between 1 and ${QUOTA_MAX} tokens per minute`);
+  if (quota !== undefined && quota !== null && (!Number.isInteger(quota) || quota < QUOTA_MIN || quota > QUOTA_MAX)) {
+    throw new LifecycleError(`quota must be an integer between ${QUOTA_MIN} and ${QUOTA_MAX} tokens per minute`);
   }
 }
 

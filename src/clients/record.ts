@@ -11,6 +11,9 @@ export const CLIENT_ID_MAX = 200;
 export const NAME_MAX = 200;
 export const AUDIENCE_MAX = 512;
 export const GRANT_CLIENT_CREDENTIALS = "client_credentials";
+/** Smallest and largest `quota_per_minute`; the smallest is also the burst a quota is metered in. */
+export const QUOTA_MIN = 10;
+export const QUOTA_MAX = 1_000_000;
 
 /** A stored secret: only its salted SHA-256, never the secret itself. */
 export interface StoredSecret {
@@ -146,7 +149,9 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
   const grantTypes = stringArray(value.grant_types, "grant_types", (g) => g === GRANT_CLIENT_CREDENTIALS);
   if (typeof value.can_introspect !== "boolean") fail("can_introspect must be a boolean");
   const quota = nullableInt(value.quota_per_minute, "quota_per_minute");
-  if (quota === 0) fail("quota_per_minute must be positive");
+  if (quota !== null && (quota < QUOTA_MIN || quota > QUOTA_MAX)) {
+    fail(`quota_per_minute must be between ${QUOTA_MIN} and ${QUOTA_MAX}`);
+  }
   const revokedBefore = nullableInt(value.tokens_revoked_before, "tokens_revoked_before");
   if (typeof value.salt !== "string" || !B64URL.test(value.salt)) fail("salt is invalid");
   const secrets = value.secrets;

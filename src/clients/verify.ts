@@ -12,7 +12,8 @@ import { hashSecret } from "./secrets.ts";
 import type { PreparedClient } from "./store.ts";
 
 export type VerifyFailure = "unknown_client" | "wrong_secret" | "secret_expired" | "client_disabled";
-export type VerifyResult = { ok: true; client: PreparedClient } | { ok: false; reason: VerifyFailure };
+/** On success, `slot` says which secret matched: 0 the current one, 1 the previous one (rotation grace). */
+export type VerifyResult = { ok: true; client: PreparedClient; slot: number } | { ok: false; reason: VerifyFailure };
 
 /** Counters of the crypto work done, so tests can prove every path does the same amount. */
 export const verifyWork = { digests: 0, comparisons: 0 };
@@ -49,5 +50,5 @@ export async function verifyClientSecret(
   const expiresAt = client.record.secrets[matched]?.expires_at ?? null;
   if (expiresAt !== null && expiresAt <= now) return { ok: false, reason: "secret_expired" };
   if (!client.record.enabled) return { ok: false, reason: "client_disabled" };
-  return { ok: true, client };
+  return { ok: true, client, slot: matched };
 }

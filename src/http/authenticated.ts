@@ -4,11 +4,12 @@ import type { PreparedClient } from "../clients/store.ts";
 import type { KeymintEnv } from "../env.ts";
 import { getKeyring, type Keyring } from "../jwt/keyring.ts";
 import { log } from "../log.ts";
-import type { OAuthError } from "../oauth/errors.ts";
+import { OAuthError } from "../oauth/errors.ts";
 import { type AuthMethod, authenticateClient, type CredentialsResult, extractCredentials } from "./client-auth.ts";
 import { type RequestContext, requestContext } from "./context.ts";
 import { errorResponse, toOAuthError } from "./errors.ts";
 import { type FormParams, readForm } from "./form.ts";
+import { countFailure, refuseIfBlocked, sourceIp } from "./throttle.ts";
 
 /** What an endpoint step knows once the request is parsed (and, after `authenticate`, who the client is). */
 export interface Exchange {
@@ -36,11 +37,27 @@ export async function openExchange(
   return { request, env, ctx, keyring, form, credentials, audit };
 }
 
-/** Authenticates the exchange's client (RFC 6749 §2.3.1). */
+/**
+ * Authenticates the exchange's client (RFC 6749 §2.3.1), behind brute-force protection: a blocked IP or
+ * client id is refused before any lookup, and every failed attempt with credentials is counted.
+ */
 export async function authenticate(exchange: Exchange): Promise<{ client: PreparedClient; method: AuthMethod }> {
-  const result = await authenticateClient(exchange.credentials, exchange.ctx.store, exchange.ctx.now);
-  exchange.audit.auth_method = result.method;
-  return result;
+  const { credentials, env, request } = exchange;
+  const ip = sourceIp(request);
+  const clientId = credentials.kind === "credentials" ? credentials.credentials.clientId : undefined;
+  const nowMs = Date.now();
+  refuseIfBlocked(ip, clientId, nowMs);
+  try {
+    const result = await authenticateClient(credentials, exchange.ctx.store, exchange.ctx.now);
+    exchange.audit.auth_method = result.method;
+    if (result.secretSlot > 0) exchange.audit.secret = "previous";
+    return result;
+  } catch (err) {
+    if (clientId !== undefined && err instanceof OAuthError && err.code === "invalid_client") {
+      await countFailure(env, ip, clientId, nowMs);
+    }
+    throw err;
+  }
 }
 
 /**

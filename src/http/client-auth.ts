@@ -86,7 +86,7 @@ export async function authenticateClient(
   found: CredentialsResult,
   store: ClientStore,
   now: number,
-): Promise<{ client: PreparedClient; method: AuthMethod }> {
+): Promise<{ client: PreparedClient; method: AuthMethod; secretSlot: number }> {
   if (found.kind === "none") {
     throw invalidClient("no client credentials", found.usedAuthorizationHeader);
   }
@@ -107,5 +107,5 @@ export async function authenticateClient(
   }
   const result = await verifyClientSecret(client, secret, now);
   if (!result.ok) throw invalidClient(result.reason, challenge);
-  return { client: result.client, method };
+  return { client: result.client, method, secretSlot: result.slot };
 }

@@ -6,6 +6,7 @@ import { decideClientCredentials } from "../oauth/client-credentials.ts";
 import { invalidRequest, OAuthError } from "../oauth/errors.ts";
 import { authenticate, openExchange, serveAudited } from "./authenticated.ts";
 import { NO_STORE_HEADERS } from "./errors.ts";
+import { enforceQuota } from "./throttle.ts";
 
 const GRANT_TYPE = "client_credentials";
 
@@ -38,6 +39,8 @@ export function tokenEndpoint(request: Request, env: KeymintEnv): Promise<Respon
       now: ctx.now,
       jti: crypto.randomUUID(),
     });
+    const quota = client.record.quota_per_minute;
+    if (quota !== null) await enforceQuota(env, client.record.client_id, quota, Date.now());
     const accessToken = await signJwt(exchange.keyring.active, decision.claims);
     const body: TokenResponseBody = { access_token: accessToken, token_type: "Bearer", expires_in: decision.expiresIn };
     if (decision.scope !== undefined) body.scope = decision.scope;

@@ -58,6 +58,11 @@ export function basicAuth(clientId: string, secret: string): string {
   return `Basic ${btoa(String.fromCharCode(...bytes))}`;
 }
 
+export function randomIp(): string {
+  const b = crypto.getRandomValues(new Uint8Array(2));
+  return `198.18.${b[0]}.${b[1]}`;
+}
+
 export interface PostOptions {
   auth?: string;
   contentType?: string | null;
@@ -69,6 +74,8 @@ export interface PostOptions {
 /** Sends a request through the worker's real `fetch`. */
 export function post(body: BodyInit | null, options: PostOptions = {}): Promise<Response> {
   const headers = new Headers(options.headers);
+  // A fresh source address per request, so brute-force counters of unrelated tests never meet.
+  if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", randomIp());
   if (options.contentType !== null) headers.set("Content-Type", options.contentType ?? FORM);
   if (options.auth !== undefined) headers.set("Authorization", options.auth);
   return exports.default.fetch(options.url ?? TOKEN_URL, { method: options.method ?? "POST", headers, body });
