@@ -11,8 +11,8 @@ import { beforeAll, expect, it } from "vitest";
 import { generateSecret } from "../../src/clients/secrets.ts";
 import { basicAuth, ORIGIN, type SeededClient, seedClient } from "./helpers.ts";
 
-const RUNS = Number((env as Record<string, unknown>).FUZZ_RUNS ?? 3000);
-const SEED = Number((env as Record<string, unknown>).FUZZ_SEED ?? 20261128);
+const RUNS = Number((env as unknown as Record<string, unknown>).FUZZ_RUNS ?? 3000);
+const SEED = Number((env as unknown as Record<string, unknown>).FUZZ_SEED ?? 20261128);
 
 const ERROR_CODES = new Set([
   "invalid_request",
