@@ -53,23 +53,10 @@ export interface ClientRecord {
   secret_rotated_at: string;
 }
 
-/** A client as shown to operators: everything but the salt and the hashes. */
-export interface PublicClient {
-  client_id: string;
-  name: string;
-  scopes: string[];
-  audiences: string[];
-  ttl: number | null;
-  enabled: boolean;
-  grant_types: string[];
-  can_introspect: boolean;
-  quota_per_minute: number | null;
-  tokens_revoked_before: number | null;
-  secrets: { created_at: string; expires_at: number | null }[];
-  created_at: string;
-  updated_at: string;
-  secret_rotated_at: string;
-}
+/** A client as shown to operators: everything but the version, the salt and the hashes. */
+export type PublicClient = Omit<ClientRecord, "v" | "salt" | "secrets"> & {
+  secrets: Omit<StoredSecret, "hash">[];
+};
 
 /** A record that does not have the expected shape. */
 export class RecordError extends Error {
