@@ -1,6 +1,9 @@
 /**
- * KV-backed client store with a bounded in-isolate cache (positive and negative), request coalescing and a
- * read timeout. Keys and values are documented in docs/storage.md.
+ * KV-backed client store with a bounded in-isolate cache (positive and negative) and a read timeout. Keys
+ * and values are documented in docs/storage.md.
+ *
+ * Concurrent misses for the same id are deliberately not coalesced: a KV read belongs to the request that
+ * started it, and workerd forbids awaiting it from another request (it cancels both).
  */
 
 import { base64Decode } from "../util/base64url.ts";
@@ -26,7 +29,6 @@ interface Entry {
 
 interface IsolateCache {
   entries: Map<string, Entry>;
-  inflight: Map<string, Promise<Outcome>>;
 }
 
 /** One cache per KV binding object, so a test that wraps the binding never sees another binding's entries. */
@@ -35,7 +37,7 @@ const caches = new WeakMap<KVNamespace, IsolateCache>();
 function cacheFor(kv: KVNamespace): IsolateCache {
   let cache = caches.get(kv);
   if (cache === undefined) {
-    cache = { entries: new Map(), inflight: new Map() };
+    cache = { entries: new Map() };
     caches.set(kv, cache);
   }
   return cache;
@@ -95,18 +97,12 @@ export class KvClientStore implements ClientStore {
   }
 
   async #lookup(clientId: string): Promise<Outcome> {
-    const { entries, inflight } = this.#cache;
-    const now = Date.now();
-    const cached = this.#options.cacheTtlMs > 0 ? entries.get(clientId) : undefined;
-    if (cached !== undefined && cached.expires > now) {
+    const cached = this.#options.cacheTtlMs > 0 ? this.#cache.entries.get(clientId) : undefined;
+    if (cached !== undefined && cached.expires > Date.now()) {
       kvStoreStats.cacheHits++;
       return cached.outcome;
     }
-    const pending = inflight.get(clientId);
-    if (pending !== undefined) return pending;
-    const read = this.#read(clientId).finally(() => inflight.delete(clientId));
-    inflight.set(clientId, read);
-    return read;
+    return this.#read(clientId);
   }
 
   async #read(clientId: string): Promise<Outcome> {

@@ -11,7 +11,11 @@ export interface Keyring {
   readonly byKid: ReadonlyMap<string, SigningKey>;
 }
 
-let memo: { signing: string; verification: string; ring: Promise<Keyring> } | undefined;
+/**
+ * The imported keyring, kept as a value: a promise created by one request must not be awaited by another in
+ * workerd, so concurrent first requests each import the keys and the first to finish stores them.
+ */
+let memo: { signing: string; verification: string; ring: Keyring } | undefined;
 
 function checkKey(key: string, name: string): void {
   if (key.length < MIN_KEY_LENGTH) {
@@ -39,17 +43,13 @@ async function build(signing: string, verification: string): Promise<Keyring> {
 
 /**
  * The keyring for this isolate's secrets. The CryptoKeys are imported on first use and reused until the
- * secrets change (a new deployment), so no request pays for `importKey`.
+ * secrets change (a new deployment), so no request after the first pays for `importKey`.
  */
-export function getKeyring(env: KeymintEnv): Promise<Keyring> {
+export async function getKeyring(env: KeymintEnv): Promise<Keyring> {
   const signing = typeof env.TOKEN_SIGNING_KEY === "string" ? env.TOKEN_SIGNING_KEY : "";
   const verification = typeof env.TOKEN_VERIFICATION_KEYS === "string" ? env.TOKEN_VERIFICATION_KEYS : "";
   if (memo !== undefined && memo.signing === signing && memo.verification === verification) return memo.ring;
-  const ring = build(signing, verification);
+  const ring = await build(signing, verification);
   memo = { signing, verification, ring };
-  // A failed build must not be cached forever: the next request retries (and reports) it.
-  ring.catch(() => {
-    if (memo?.ring === ring) memo = undefined;
-  });
   return ring;
 }

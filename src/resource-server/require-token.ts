@@ -38,13 +38,15 @@ function defaultKeys(env: Record<string, unknown>): string[] {
   return keys;
 }
 
-let memo: { joined: string; ring: Promise<Map<string, SigningKey>> } | undefined;
+// Kept as a value, not a promise: workerd forbids awaiting one request's promise from another request.
+let memo: { joined: string; ring: Map<string, SigningKey> } | undefined;
 
 /** Imports the keys once per isolate (per distinct key set). */
-function keyring(keys: readonly string[]): Promise<Map<string, SigningKey>> {
+async function keyring(keys: readonly string[]): Promise<Map<string, SigningKey>> {
   const joined = keys.join("\n");
   if (memo?.joined === joined) return memo.ring;
-  const ring = Promise.all(keys.map(importSigningKey)).then((imported) => new Map(imported.map((k) => [k.kid, k])));
+  const imported = await Promise.all(keys.map(importSigningKey));
+  const ring = new Map(imported.map((k) => [k.kid, k]));
   memo = { joined, ring };
   return ring;
 }
