@@ -356,6 +356,14 @@ describe("grant permission (RFC 6749 §5.2 unauthorized_client)", () => {
   });
 });
 
+describe("concurrency", () => {
+  it("serves many simultaneous requests for one uncached client", async () => {
+    const client = await seedClient();
+    const statuses = await Promise.all(Array.from({ length: 25 }, async () => (await requestToken(client)).status));
+    expect(statuses).toEqual(Array(25).fill(200));
+  });
+});
+
 describe("issuing is read-only", () => {
   it("writes nothing to KV when issuing tokens", async () => {
     const client = await seedClient();
