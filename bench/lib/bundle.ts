@@ -1,0 +1,112 @@
+/** Bundles Workers exactly as `wrangler deploy` would (`wrangler deploy --dry-run --outdir`). */
+
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runCommand } from "./process.ts";
+
+/** The repository root (this file is bench/lib/bundle.ts). */
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+export function rootPath(...parts: string[]): string {
+  return join(ROOT, ...parts);
+}
+
+export type ModuleKind = "esModule" | "commonJsModule" | "wasm" | "text" | "data";
+
+export interface WorkerModule {
+  name: string;
+  kind: ModuleKind;
+}
+
+export interface Bundle {
+  /** Directory holding the modules (and where the workerd config is written). */
+  dir: string;
+  /** The main module first. */
+  modules: WorkerModule[];
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+}
+
+export interface Compatibility {
+  compatibilityDate: string;
+  compatibilityFlags: string[];
+}
+
+/** `compatibility_date` and `compatibility_flags` of the project's wrangler.toml. */
+export async function projectCompatibility(): Promise<Compatibility> {
+  const toml = await readFile(rootPath("wrangler.toml"), "utf8");
+  const date = /^\s*compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  if (date === undefined) throw new Error("wrangler.toml has no compatibility_date");
+  const flagsRaw = /^\s*compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? "";
+  const flags = [...flagsRaw.matchAll(/"([^"]+)"/g)].map((m) => m[1] as string);
+  return { compatibilityDate: date, compatibilityFlags: flags };
+}
+
+/** Runs the project's wrangler with the Node that runs this script (wrangler needs Node >= 22). */
+function wrangler(args: readonly string[]): Promise<string> {
+  return runCommand(process.execPath, [rootPath("node_modules/wrangler/bin/wrangler.js"), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1" },
+  });
+}
+
+function moduleKind(name: string): ModuleKind | null {
+  switch (extname(name)) {
+    case ".js":
+    case ".mjs":
+      return "esModule";
+    case ".cjs":
+      return "commonJsModule";
+    case ".wasm":
+      return "wasm";
+    case ".txt":
+    case ".html":
+      return "text";
+    case ".bin":
+      return "data";
+    default:
+      return null;
+  }
+}
+
+async function collectModules(dir: string, mainName: string): Promise<WorkerModule[]> {
+  const names = (await readdir(dir)).sort();
+  if (!names.includes(mainName)) throw new Error(`wrangler wrote no ${mainName} into ${dir} (got ${names.join(", ")})`);
+  const modules: WorkerModule[] = [];
+  for (const name of names) {
+    const kind = moduleKind(name);
+    if (kind === null) continue;
+    if (name === mainName) modules.unshift({ name, kind });
+    else modules.push({ name, kind });
+  }
+  return modules;
+}
+
+/** Bundles the project Worker (wrangler.toml, `src/index.ts`) into `outDir`. */
+export async function bundleProject(outDir: string): Promise<Bundle> {
+  const compat = await projectCompatibility();
+  await wrangler(["deploy", "--dry-run", "--outdir", outDir]);
+  return { dir: outDir, modules: await collectModules(outDir, "index.js"), ...compat };
+}
+
+/**
+ * Bundles a bench Worker entry (no bindings) with a minimal generated wrangler config, using the project's
+ * compatibility date and flags, into `outDir`.
+ */
+export async function bundleEntry(entryPath: string, name: string, outDir: string): Promise<Bundle> {
+  const compat = await projectCompatibility();
+  const configPath = join(outDir, `${name}.wrangler.toml`);
+  const toml = [
+    `name = ${JSON.stringify(name)}`,
+    `main = ${JSON.stringify(entryPath)}`,
+    `compatibility_date = ${JSON.stringify(compat.compatibilityDate)}`,
+    `compatibility_flags = ${JSON.stringify(compat.compatibilityFlags)}`,
+    "",
+  ].join("\n");
+  await writeFile(configPath, toml);
+  const bundleDir = join(outDir, "bundle");
+  await wrangler(["deploy", "--dry-run", "--config", configPath, "--outdir", bundleDir]);
+  const mainName = `${basename(entryPath, extname(entryPath))}.js`;
+  return { dir: bundleDir, modules: await collectModules(bundleDir, mainName), ...compat };
+}

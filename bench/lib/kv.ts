@@ -1,0 +1,56 @@
+/** Starting and querying the in-memory KV service (bench/kv-service.ts) from the orchestrator. */
+
+import { join } from "node:path";
+import type { KvStats } from "../kv-service.ts";
+import { rootPath } from "./bundle.ts";
+import { firstStdoutLine, info, type ManagedProcess, spawnLogged } from "./process.ts";
+
+export type { KvStats };
+
+export interface KvService {
+  proc: ManagedProcess;
+  port: number;
+  clients: number;
+  /** The counters now. */
+  stats(): Promise<KvStats>;
+}
+
+/** Starts the KV service seeded with `clients` clients of run `seed`; resolves once it serves. */
+export async function startKvService(dir: string, seed: string, clients: number): Promise<KvService> {
+  const started = Date.now();
+  const proc = spawnLogged({
+    name: "kv-service",
+    command: process.execPath,
+    args: [rootPath("bench/kv-service.ts"), "--clients", String(clients), "--seed", seed],
+    logPath: join(dir, "kv-service.log"),
+    pipeStdout: true,
+  });
+  const line = await firstStdoutLine(proc, 120_000);
+  const ready = JSON.parse(line) as { port?: unknown };
+  if (typeof ready.port !== "number") throw proc.failure(`printed an unexpected line: ${line}`);
+  const port = ready.port;
+  info(
+    `KV service on 127.0.0.1:${port} with ${clients} client${clients === 1 ? "" : "s"} (seeded in ${Date.now() - started} ms)`,
+  );
+  return {
+    proc,
+    port,
+    clients,
+    async stats() {
+      proc.assertRunning();
+      const response = await fetch(`http://127.0.0.1:${port}/__stats`);
+      return (await response.json()) as KvStats;
+    },
+  };
+}
+
+/** Counter differences between two snapshots. */
+export function kvDelta(before: KvStats, after: KvStats): KvStats {
+  return {
+    gets: after.gets - before.gets,
+    hits: after.hits - before.hits,
+    misses: after.misses - before.misses,
+    nonGets: after.nonGets - before.nonGets,
+    keys: after.keys,
+  };
+}

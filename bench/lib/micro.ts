@@ -1,0 +1,136 @@
+/**
+ * Microbenchmark of the token hot path inside workerd (bench/workers/micro.ts). Inside workerd the clocks
+ * stand still during pure CPU work, so the cost is measured from outside: workerd's CPU time (all
+ * threads, /proc) around one request that runs the hot path `n` times, minus the same around a request
+ * that runs an empty loop of `n` iterations, divided by `n`. Modes are interleaved across repetitions and
+ * the median is reported.
+ */
+
+import { createHmac } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { MICRO_MODES, type MicroMode, type MicroResponse } from "../workers/micro.ts";
+import { bundleEntry, rootPath } from "./bundle.ts";
+import { benchCredentials, benchRecord, newSeed } from "./clients.ts";
+import { freePort, info, type ManagedProcess } from "./process.ts";
+import { processCpuNanos } from "./procfs.ts";
+import { randomSigningKey } from "./servers.ts";
+import { median, round } from "./stats.ts";
+import { startWorkerd } from "./workerd.ts";
+
+export interface MicroOptions {
+  /** Hot-path iterations per measured request. */
+  iterations: number;
+  /** Measured requests per mode. */
+  repetitions: number;
+}
+
+export interface MicroResult {
+  iterations: number;
+  repetitions: number;
+  clock: "schedstat" | "stat";
+  /** Microseconds per operation, net of the empty loop (median over repetitions). */
+  usPerOp: Record<Exclude<MicroMode, "empty">, number>;
+  /** The empty loop itself, µs per iteration (request overhead spread over n). */
+  emptyUsPerIteration: number;
+  /** Every measurement, µs per iteration, gross. */
+  samples: Record<MicroMode, number[]>;
+}
+
+const ISSUER = "http://127.0.0.1:40000";
+
+function base64url(buffer: Buffer): string {
+  return buffer.toString("base64url");
+}
+
+/** Checks a token from the worker: a valid HS256 signature with the key, and the expected claims. */
+function checkToken(token: string, signingKey: string, clientId: string): void {
+  const [header, payload, signature] = token.split(".");
+  if (header === undefined || payload === undefined || signature === undefined) throw new Error("token is not a JWS");
+  const expected = base64url(createHmac("sha256", signingKey).update(`${header}.${payload}`).digest());
+  if (expected !== signature) throw new Error("micro worker's token signature does not verify");
+  const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+  if (claims.sub !== clientId || claims.client_id !== clientId || claims.iss !== ISSUER) {
+    throw new Error(`micro worker's token has unexpected claims: ${JSON.stringify(claims)}`);
+  }
+}
+
+async function call(
+  proc: ManagedProcess,
+  url: string,
+  mode: MicroMode,
+  n: number,
+): Promise<{ nanos: number; source: "schedstat" | "stat"; body: MicroResponse }> {
+  proc.assertRunning();
+  const before = processCpuNanos(proc.pid);
+  const response = await fetch(`${url}/run?mode=${mode}&n=${n}`);
+  const text = await response.text();
+  const after = processCpuNanos(proc.pid);
+  if (response.status !== 200) throw proc.failure(`answered ${response.status} to mode ${mode}: ${text}`);
+  return { nanos: after.nanos - before.nanos, source: after.source, body: JSON.parse(text) as MicroResponse };
+}
+
+/** Bundles and serves the micro worker in `dir`, measures, stops it. */
+export async function runMicro(dir: string, options: MicroOptions): Promise<MicroResult> {
+  const outDir = join(dir, "micro");
+  await mkdir(outDir, { recursive: true });
+  const bundle = await bundleEntry(rootPath("bench/workers/micro-entry.js"), "keymint-bench-micro", outDir);
+  const seed = newSeed();
+  const credentials = benchCredentials(seed, 0);
+  const [, record] = await benchRecord(seed, 0, Math.floor(Date.now() / 1000));
+  const signingKey = randomSigningKey();
+  const port = await freePort();
+  const proc = await startWorkerd("micro", {
+    bundle,
+    port,
+    bindings: [
+      { name: "CLIENT_RECORD", text: record },
+      { name: "CLIENT_SECRET", text: credentials.secret },
+      { name: "TOKEN_SIGNING_KEY", text: signingKey },
+      { name: "ISSUER", text: ISSUER },
+    ],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    // Warm-up (JIT, key import) and correctness: the token must verify in Node.
+    for (const mode of MICRO_MODES) {
+      const { body } = await call(proc, url, mode, Math.min(2000, options.iterations));
+      if (mode === "token") {
+        if (body.token === undefined) throw new Error("micro worker returned no token");
+        checkToken(body.token, signingKey, credentials.clientId);
+      }
+    }
+    const samples = Object.fromEntries(MICRO_MODES.map((m) => [m, [] as number[]])) as Record<MicroMode, number[]>;
+    let clock: "schedstat" | "stat" = "schedstat";
+    for (let rep = 0; rep < options.repetitions; rep++) {
+      for (const mode of MICRO_MODES) {
+        const { nanos, source } = await call(proc, url, mode, options.iterations);
+        clock = source;
+        samples[mode].push(nanos / 1000 / options.iterations);
+      }
+    }
+    const empty = median(samples.empty);
+    const net = (mode: Exclude<MicroMode, "empty">) => round(median(samples[mode]) - empty, 2);
+    const result: MicroResult = {
+      iterations: options.iterations,
+      repetitions: options.repetitions,
+      clock,
+      usPerOp: {
+        token: net("token"),
+        verify: net("verify"),
+        decide: net("decide"),
+        sign: net("sign"),
+        prepare: net("prepare"),
+      },
+      emptyUsPerIteration: round(empty, 3),
+      samples,
+    };
+    info(
+      `micro: ${result.usPerOp.token} µs/token (verify ${result.usPerOp.verify}, decide ${result.usPerOp.decide}, ` +
+        `sign ${result.usPerOp.sign}; cache-miss prepare ${result.usPerOp.prepare}) [${clock}]`,
+    );
+    return result;
+  } finally {
+    await proc.stop();
+  }
+}

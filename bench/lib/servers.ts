@@ -1,0 +1,109 @@
+/** The servers under test: keymint and the floors, each bundled as deploy would and run on bare workerd. */
+
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { type Bundle, bundleEntry, bundleProject, rootPath } from "./bundle.ts";
+import { basicAuthorization, type Credentials, requestToken, TOKEN_PATH, TOKEN_REQUEST_BODY } from "./clients.ts";
+import { freePort, type ManagedProcess, waitUntil } from "./process.ts";
+import { type Binding, startWorkerd } from "./workerd.ts";
+
+export interface Server {
+  name: string;
+  url: string;
+  port: number;
+  proc: ManagedProcess;
+}
+
+/** Seconds keymint caches a client record in the isolate (wrangler.toml's CLIENT_CACHE_TTL). */
+export const CLIENT_CACHE_TTL_SECONDS = 10;
+
+/** The [vars] of wrangler.toml, as deployed (AUDIT_LOG unset: one audit line per token request). */
+export function keymintVars(): Record<string, string> {
+  return {
+    ISSUER: "",
+    DEFAULT_TOKEN_TTL: "3600",
+    DEFAULT_AUDIENCE: "",
+    CLIENT_CACHE_TTL: String(CLIENT_CACHE_TTL_SECONDS),
+  };
+}
+
+/** A random 256-bit signing key, base64url (43 characters). */
+export function randomSigningKey(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+}
+
+/** Bundles keymint into `<dir>/keymint` (wrangler deploy --dry-run). */
+export async function bundleKeymint(dir: string): Promise<Bundle> {
+  const outDir = join(dir, "keymint");
+  await mkdir(outDir, { recursive: true });
+  return bundleProject(outDir);
+}
+
+export interface KeymintOptions {
+  bundle: Bundle;
+  kvPort: number;
+  signingKey: string;
+  /** Port to listen on; a free one when omitted. */
+  port?: number;
+  /** A registered client: readiness means a real token was issued to it. */
+  probe: Credentials;
+}
+
+/** Serves the keymint bundle on workerd with CLIENTS bound to the KV service; ready once it issues a token. */
+export async function startKeymint(options: KeymintOptions): Promise<Server> {
+  const port = options.port ?? (await freePort());
+  const bindings: Binding[] = [
+    { name: "CLIENTS", kvNamespace: "kv" },
+    { name: "TOKEN_SIGNING_KEY", text: options.signingKey },
+    ...Object.entries(keymintVars()).map(([name, text]) => ({ name, text })),
+  ];
+  const proc = await startWorkerd("keymint", {
+    bundle: options.bundle,
+    port,
+    bindings,
+    externals: { kv: `127.0.0.1:${options.kvPort}` },
+  });
+  const url = `http://127.0.0.1:${port}`;
+  let last = "";
+  await waitUntil(proc, "issuing a token", async () => {
+    const check = await requestToken(url, options.probe);
+    last = `HTTP ${check.status}: ${check.detail}`;
+    return check.ok;
+  }).catch((err: unknown) => {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\nlast token response: ${last}`);
+  });
+  return { name: "keymint", url, port, proc };
+}
+
+export type FloorKind = "floor" | "hono-floor";
+
+/** Bundles a floor Worker into `<dir>/<kind>`. */
+export async function bundleFloor(dir: string, kind: FloorKind): Promise<Bundle> {
+  const outDir = join(dir, kind);
+  await mkdir(outDir, { recursive: true });
+  return bundleEntry(rootPath(`bench/workers/${kind}.ts`), `keymint-bench-${kind}`, outDir);
+}
+
+/** Serves a floor bundle on workerd; ready once it answers the token route with 200. */
+export async function startFloor(kind: FloorKind, bundle: Bundle): Promise<Server> {
+  const port = await freePort();
+  const proc = await startWorkerd(kind, { bundle, port });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(proc, "answering the token route", async () => {
+    try {
+      const response = await fetch(`${url}${TOKEN_PATH}`, {
+        method: "POST",
+        headers: {
+          authorization: basicAuthorization({ clientId: "floor", secret: "floor" }),
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: TOKEN_REQUEST_BODY,
+      });
+      await response.arrayBuffer();
+      return response.status === 200 && response.headers.get("cache-control") === "no-store";
+    } catch {
+      return false;
+    }
+  });
+  return { name: kind, url, port, proc };
+}

@@ -1,0 +1,93 @@
+/** Serving a bundled Worker on bare workerd with a generated Cap'n Proto config. */
+
+import { execFileSync } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import type { Bundle } from "./bundle.ts";
+import { canConnect, type ManagedProcess, spawnLogged, waitUntil } from "./process.ts";
+
+/** Path of the native workerd binary (the `workerd` package's default export), not a JS wrapper. */
+export function workerdBinary(): string {
+  const required: unknown = createRequire(import.meta.url)("workerd");
+  const path =
+    typeof required === "object" && required !== null && "default" in required ? required.default : undefined;
+  if (typeof path !== "string") throw new Error("the workerd package did not export its binary path");
+  return path;
+}
+
+export function workerdVersion(): string {
+  return execFileSync(workerdBinary(), ["--version"], { encoding: "utf8" }).trim();
+}
+
+export type Binding = { name: string; text: string } | { name: string; kvNamespace: string };
+
+export interface WorkerdConfig {
+  bundle: Bundle;
+  /** Port of the HTTP socket on 127.0.0.1. */
+  port: number;
+  bindings?: readonly Binding[];
+  /** `external` HTTP services the bindings may name: service name → "host:port". */
+  externals?: Readonly<Record<string, string>>;
+}
+
+/** A Cap'n Proto text string literal (the values used here are printable ASCII). */
+function str(value: string): string {
+  if (!/^[\x20-\x7e]*$/.test(value)) throw new Error(`cannot put ${JSON.stringify(value)} in a capnp config`);
+  return JSON.stringify(value);
+}
+
+function bindingText(binding: Binding): string {
+  if ("text" in binding) return `(name = ${str(binding.name)}, text = ${str(binding.text)})`;
+  return `(name = ${str(binding.name)}, kvNamespace = ${str(binding.kvNamespace)})`;
+}
+
+/** The workerd config: one Worker service `main` on an HTTP socket, plus external services. */
+export function capnpConfig(config: WorkerdConfig): string {
+  const { bundle } = config;
+  const modules = bundle.modules.map((m) => `(name = ${str(m.name)}, ${m.kind} = embed ${str(m.name)})`);
+  const externals = Object.entries(config.externals ?? {}).map(
+    ([name, address]) => `    (name = ${str(name)}, external = (address = ${str(address)}, http = ())),`,
+  );
+  return `using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+${externals.join("\n")}
+  ],
+  sockets = [
+    (name = "http", address = ${str(`127.0.0.1:${config.port}`)}, http = (), service = "main"),
+  ],
+);
+
+const worker :Workerd.Worker = (
+  modules = [
+    ${modules.join(",\n    ")}
+  ],
+  compatibilityDate = ${str(bundle.compatibilityDate)},
+  compatibilityFlags = [${bundle.compatibilityFlags.map(str).join(", ")}],
+  bindings = [
+    ${(config.bindings ?? []).map(bindingText).join(",\n    ")}
+  ],
+);
+`;
+}
+
+/**
+ * Writes the config next to the bundle and starts `workerd serve` on it, logging to `<name>.log` in the
+ * bundle dir; resolves once the socket accepts connections.
+ */
+export async function startWorkerd(name: string, config: WorkerdConfig): Promise<ManagedProcess> {
+  const configPath = join(config.bundle.dir, "workerd.capnp");
+  await writeFile(configPath, capnpConfig(config));
+  const proc = spawnLogged({
+    name,
+    command: workerdBinary(),
+    args: ["serve", configPath, "config"],
+    logPath: join(config.bundle.dir, `${name}.log`),
+    cwd: config.bundle.dir,
+  });
+  await waitUntil(proc, `listening on port ${config.port}`, () => canConnect(config.port));
+  return proc;
+}

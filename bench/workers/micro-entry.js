@@ -1,0 +1,9 @@
+// Bundle entry of the microbenchmark Worker (bench/workers/micro.ts): wires in keymint's real hot-path
+// functions. Plain JavaScript on purpose: these src modules need Workers types (CryptoKey, SubtleCrypto)
+// that `tsc -p cli`, which type-checks bench/ with Node types, does not have. micro.ts declares their
+// signatures (HotPath) and the orchestrator checks the results at run time.
+import { verifyClientSecret } from "../../src/clients/verify.ts";
+import { importSigningKey, signJwt } from "../../src/jwt/hs256.ts";
+import { microWorker } from "./micro.ts";
+
+export default microWorker({ verifyClientSecret, importSigningKey, signJwt });

@@ -1,0 +1,127 @@
+/**
+ * Microbenchmark Worker: runs keymint's token hot path (authenticate → decide → sign) `n` times inside one
+ * request, so the orchestrator can measure workerd's CPU time around the request (inside workerd the
+ * clocks do not advance during pure CPU work). `GET /run?mode=M&n=N` with M one of:
+ *
+ * - `empty`   the loop alone (the baseline subtracted from the others)
+ * - `token`   verifyClientSecret + decideClientCredentials (with a fresh jti) + signJwt: one token
+ * - `verify`  verifyClientSecret only (one salted SHA-256 and MAX_SECRETS constant-time comparisons)
+ * - `decide`  decideClientCredentials only, with crypto.randomUUID() for the jti as the endpoint does
+ * - `sign`    signJwt only
+ * - `prepare` JSON.parse + parseRecord + base64 decoding of a KV value: the cost of a client-cache miss
+ *
+ * The functions whose declarations need Workers types (verifyClientSecret, importSigningKey, signJwt) are
+ * passed in by micro-entry.js, the bundle entry, so that `tsc -p cli` (Node types) can check this file.
+ */
+
+import { parseRecord } from "../../src/clients/record.ts";
+import type { PreparedClient } from "../../src/clients/store.ts";
+import type { AccessTokenClaims } from "../../src/jwt/claims.ts";
+import { decideClientCredentials } from "../../src/oauth/client-credentials.ts";
+import { base64Decode } from "../../src/util/base64url.ts";
+
+/** The hot-path functions, as declared in src/clients/verify.ts and src/jwt/hs256.ts. */
+export interface HotPath<Key> {
+  verifyClientSecret(client: PreparedClient | null, presentedSecret: string, now: number): Promise<{ ok: boolean }>;
+  importSigningKey(secret: string): Promise<Key>;
+  signJwt(key: Key, claims: AccessTokenClaims): Promise<string>;
+}
+
+export interface MicroEnv {
+  /** A client record exactly as stored in KV. */
+  CLIENT_RECORD: string;
+  CLIENT_SECRET: string;
+  TOKEN_SIGNING_KEY: string;
+  ISSUER: string;
+}
+
+export const MICRO_MODES = ["empty", "token", "verify", "decide", "sign", "prepare"] as const;
+export type MicroMode = (typeof MICRO_MODES)[number];
+
+export interface MicroResponse {
+  mode: MicroMode;
+  n: number;
+  /** Keeps the loop bodies observable; meaningless otherwise. */
+  checksum: number;
+  /** The last token of a `token` run, so the orchestrator can check its signature. */
+  token?: string;
+}
+
+/** Decodes a stored record like `prepare()` in src/clients/kv-store.ts. */
+function prepare(raw: string): PreparedClient {
+  const record = parseRecord(JSON.parse(raw));
+  const salt = base64Decode(record.salt, "base64url");
+  const hashes = record.secrets.map((secret) => base64Decode(secret.hash, "base64url"));
+  if (salt === null || hashes.some((h) => h === null || h.length !== 32)) throw new Error("corrupt record");
+  return { record, salt, hashes: hashes as Uint8Array[] };
+}
+
+function isMode(value: string | null): value is MicroMode {
+  return (MICRO_MODES as readonly (string | null)[]).includes(value);
+}
+
+export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, env: MicroEnv): Promise<Response> } {
+  let keyPromise: Promise<Key> | undefined;
+
+  return {
+    async fetch(request: Request, env: MicroEnv): Promise<Response> {
+      const url = new URL(request.url);
+      const mode = url.searchParams.get("mode");
+      const n = Number(url.searchParams.get("n") ?? "1");
+      if (!isMode(mode) || !Number.isInteger(n) || n < 1) return new Response("bad mode or n", { status: 400 });
+
+      keyPromise ??= hot.importSigningKey(env.TOKEN_SIGNING_KEY);
+      const key = await keyPromise;
+      const client = prepare(env.CLIENT_RECORD);
+      const now = Math.floor(Date.now() / 1000);
+      const decide = () =>
+        decideClientCredentials({
+          client: client.record,
+          scope: undefined,
+          resources: [],
+          issuer: env.ISSUER,
+          defaultTtl: 3600,
+          defaultAudience: null,
+          now,
+          jti: crypto.randomUUID(),
+        });
+      if (!(await hot.verifyClientSecret(client, env.CLIENT_SECRET, now)).ok) {
+        return new Response("the benchmark secret does not verify", { status: 500 });
+      }
+      const fixedClaims = decide().claims;
+
+      let checksum = 0;
+      let token: string | undefined;
+      switch (mode) {
+        case "empty":
+          for (let i = 0; i < n; i++) checksum = (checksum + i) | 0;
+          break;
+        case "token":
+          for (let i = 0; i < n; i++) {
+            const verified = await hot.verifyClientSecret(client, env.CLIENT_SECRET, now);
+            if (!verified.ok) throw new Error("verification failed");
+            token = await hot.signJwt(key, decide().claims);
+            checksum = (checksum + token.length) | 0;
+          }
+          break;
+        case "verify":
+          for (let i = 0; i < n; i++) {
+            if ((await hot.verifyClientSecret(client, env.CLIENT_SECRET, now)).ok) checksum++;
+          }
+          break;
+        case "decide":
+          for (let i = 0; i < n; i++) checksum = (checksum + decide().expiresIn) | 0;
+          break;
+        case "sign":
+          for (let i = 0; i < n; i++) checksum = (checksum + (await hot.signJwt(key, fixedClaims)).length) | 0;
+          break;
+        case "prepare":
+          for (let i = 0; i < n; i++) checksum = (checksum + prepare(env.CLIENT_RECORD).hashes.length) | 0;
+          break;
+      }
+      const body: MicroResponse = { mode, n, checksum };
+      if (token !== undefined) body.token = token;
+      return new Response(JSON.stringify(body), { headers: { "content-type": "application/json" } });
+    },
+  };
+}
