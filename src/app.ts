@@ -1,4 +1,4 @@
-/** The Hono app: routes, 404 and the last-resort error handler. No OAuth logic lives here. */
+/** The Hono app: routes, 404/405 and the last-resort error handler. No OAuth logic lives here. */
 
 import { Hono } from "hono/tiny";
 import type { KeymintEnv } from "./env.ts";
@@ -11,14 +11,23 @@ import { OAuthError } from "./oauth/errors.ts";
 
 export const app = new Hono<{ Bindings: KeymintEnv }>();
 
+// One handler per route: Hono then calls it directly, without composing a middleware chain.
 app.post("/oauth2/token", (c) => tokenEndpoint(c.req.raw, c.env));
-app.all("/oauth2/token", () => errorResponse(methodNotAllowed("POST")));
 app.post("/oauth2/introspect", (c) => introspectionEndpoint(c.req.raw, c.env));
-app.all("/oauth2/introspect", () => errorResponse(methodNotAllowed("POST")));
 app.post("/oauth2/revoke", (c) => revocationEndpoint(c.req.raw, c.env));
-app.all("/oauth2/revoke", () => errorResponse(methodNotAllowed("POST")));
 app.get("/.well-known/oauth-authorization-server", (c) => metadataEndpoint(c.req.raw, c.env));
-app.all("/.well-known/oauth-authorization-server", () => errorResponse(methodNotAllowed("GET, HEAD")));
 
-app.notFound(() => errorResponse(new OAuthError("invalid_request", "No such endpoint", { status: 404 })));
+/** Methods each known path accepts, for the 405 `Allow` header. */
+const ALLOWED: Readonly<Record<string, string>> = {
+  "/oauth2/token": "POST",
+  "/oauth2/introspect": "POST",
+  "/oauth2/revoke": "POST",
+  "/.well-known/oauth-authorization-server": "GET, HEAD",
+};
+
+app.notFound((c) => {
+  const allow = ALLOWED[c.req.path];
+  if (allow !== undefined) return errorResponse(methodNotAllowed(allow));
+  return errorResponse(new OAuthError("invalid_request", "No such endpoint", { status: 404 }));
+});
 app.onError((err) => errorResponse(toOAuthError(err, "app")));

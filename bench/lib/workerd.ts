@@ -84,7 +84,11 @@ export async function startWorkerd(name: string, config: WorkerdConfig): Promise
   const proc = spawnLogged({
     name,
     command: workerdBinary(),
-    args: ["serve", configPath, "config"],
+    // BENCH_INSPECT_PORT opens V8's inspector on keymint's workerd, for bench/profile.ts.
+    args:
+      process.env.BENCH_INSPECT_PORT !== undefined && name === "keymint"
+        ? ["serve", configPath, "config", `--inspector-addr=127.0.0.1:${process.env.BENCH_INSPECT_PORT}`]
+        : ["serve", configPath, "config"],
     logPath: join(config.bundle.dir, `${name}.log`),
     cwd: config.bundle.dir,
   });

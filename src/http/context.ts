@@ -30,9 +30,15 @@ function storeFor(env: KeymintEnv, config: Config): KvClientStore {
   return store;
 }
 
-/** The issuer identifier for a request: the configured one, else the request's origin. */
+/**
+ * The issuer identifier for a request: the configured one, else the request's origin. The runtime hands the
+ * Worker a normalized absolute URL (`scheme://host[:port]/path`), so the origin ends at the first `/` after `//`.
+ */
 export function issuerFor(config: Config, request: Request): string {
-  return config.issuer ?? new URL(request.url).origin;
+  if (config.issuer !== null) return config.issuer;
+  const url = request.url;
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  return slash === -1 ? url : url.slice(0, slash);
 }
 
 /** Builds the request context; throws `ConfigError` when the deployment is misconfigured. */
