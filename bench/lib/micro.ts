@@ -121,13 +121,18 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
         decide: net("decide"),
         sign: net("sign"),
         prepare: net("prepare"),
+        request: net("request"),
+        endpoint: net("endpoint"),
+        "endpoint-quiet": net("endpoint-quiet"),
       },
       emptyUsPerIteration: round(empty, 3),
       samples,
     };
     info(
       `micro: ${result.usPerOp.token} µs/token (verify ${result.usPerOp.verify}, decide ${result.usPerOp.decide}, ` +
-        `sign ${result.usPerOp.sign}; cache-miss prepare ${result.usPerOp.prepare}) [${clock}]`,
+        `sign ${result.usPerOp.sign}; cache-miss prepare ${result.usPerOp.prepare}); whole endpoint ` +
+        `${result.usPerOp.endpoint} (audit off ${result.usPerOp["endpoint-quiet"]}) vs request+constant response ` +
+        `${result.usPerOp.request} [${clock}]`,
     );
     return result;
   } finally {

@@ -372,6 +372,10 @@ export function microTable(micro: MicroResult): string {
     ["decideClientCredentials (with crypto.randomUUID jti)", micro.usPerOp.decide],
     ["signJwt", micro.usPerOp.sign],
     ["prepare a KV value (cache miss: JSON.parse + parseRecord + base64)", micro.usPerOp.prepare],
+    ["a token Request: read its body, build a constant Response (what any endpoint pays)", micro.usPerOp.request],
+    ["the whole token endpoint on that Request (audit log on)", micro.usPerOp.endpoint],
+    ["the whole token endpoint, AUDIT_LOG=off", micro.usPerOp["endpoint-quiet"]],
+    ["keymint's own work per token (whole endpoint − request)", micro.usPerOp.endpoint - micro.usPerOp.request],
   ];
   return table(
     ["operation (inside workerd)", "µs per op"],

@@ -3,7 +3,8 @@
 // that `tsc -p cli`, which type-checks bench/ with Node types, does not have. micro.ts declares their
 // signatures (HotPath) and the orchestrator checks the results at run time.
 import { verifyClientSecret } from "../../src/clients/verify.ts";
+import { tokenEndpoint } from "../../src/http/token.ts";
 import { importSigningKey, signJwt } from "../../src/jwt/hs256.ts";
 import { microWorker } from "./micro.ts";
 
-export default microWorker({ verifyClientSecret, importSigningKey, signJwt });
+export default microWorker({ verifyClientSecret, importSigningKey, signJwt, tokenEndpoint });

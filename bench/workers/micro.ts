@@ -9,6 +9,10 @@
  * - `decide`  decideClientCredentials only, with crypto.randomUUID() for the jti as the endpoint does
  * - `sign`    signJwt only
  * - `prepare` JSON.parse + parseRecord + base64 decoding of a KV value: the cost of a client-cache miss
+ * - `request` build a token Request, read its body, answer a constant Response: what any endpoint pays
+ * - `endpoint` the whole token endpoint (tokenEndpoint: form, Basic auth, cached client, throttle checks,
+ *   decide, sign, audit log, Response) on the same Request, minus nothing: compare it with `request`
+ * - `endpoint-quiet` the same with AUDIT_LOG=off
  *
  * The functions whose declarations need Workers types (verifyClientSecret, importSigningKey, signJwt) are
  * passed in by micro-entry.js, the bundle entry, so that `tsc -p cli` (Node types) can check this file.
@@ -25,6 +29,7 @@ export interface HotPath<Key> {
   verifyClientSecret(client: PreparedClient | null, presentedSecret: string, now: number): Promise<{ ok: boolean }>;
   importSigningKey(secret: string): Promise<Key>;
   signJwt(key: Key, claims: AccessTokenClaims): Promise<string>;
+  tokenEndpoint(request: Request, env: Record<string, unknown>): Promise<Response>;
 }
 
 export interface MicroEnv {
@@ -35,7 +40,17 @@ export interface MicroEnv {
   ISSUER: string;
 }
 
-export const MICRO_MODES = ["empty", "token", "verify", "decide", "sign", "prepare"] as const;
+export const MICRO_MODES = [
+  "empty",
+  "token",
+  "verify",
+  "decide",
+  "sign",
+  "prepare",
+  "request",
+  "endpoint",
+  "endpoint-quiet",
+] as const;
 export type MicroMode = (typeof MICRO_MODES)[number];
 
 export interface MicroResponse {
@@ -60,8 +75,17 @@ function isMode(value: string | null): value is MicroMode {
   return (MICRO_MODES as readonly (string | null)[]).includes(value);
 }
 
+const CONSTANT_BODY = JSON.stringify({ access_token: "x".repeat(480), token_type: "Bearer", expires_in: 3600 });
+const CONSTANT_HEADERS = {
+  "Content-Type": "application/json; charset=utf-8",
+  "Cache-Control": "no-store",
+  Pragma: "no-cache",
+};
+
 export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, env: MicroEnv): Promise<Response> } {
   let keyPromise: Promise<Key> | undefined;
+  // One env object for the isolate, as workerd passes one: keymint memoizes its config and store per env.
+  let workerEnv: Record<string, unknown> | undefined;
 
   return {
     async fetch(request: Request, env: MicroEnv): Promise<Response> {
@@ -89,6 +113,25 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
         return new Response("the benchmark secret does not verify", { status: 500 });
       }
       const fixedClaims = decide().claims;
+      const basic = `Basic ${btoa(`${client.record.client_id}:${env.CLIENT_SECRET}`)}`;
+      const tokenRequest = () =>
+        new Request(`${env.ISSUER}/oauth2/token`, {
+          method: "POST",
+          headers: {
+            authorization: basic,
+            "content-type": "application/x-www-form-urlencoded",
+            "content-length": "29",
+          },
+          body: "grant_type=client_credentials",
+        });
+      workerEnv ??= {
+        CLIENTS: { get: async () => env.CLIENT_RECORD },
+        TOKEN_SIGNING_KEY: env.TOKEN_SIGNING_KEY,
+        ISSUER: env.ISSUER,
+        DEFAULT_TOKEN_TTL: "3600",
+        DEFAULT_AUDIENCE: "",
+        CLIENT_CACHE_TTL: "10",
+      };
 
       let checksum = 0;
       let token: string | undefined;
@@ -118,6 +161,24 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
         case "prepare":
           for (let i = 0; i < n; i++) checksum = (checksum + prepare(env.CLIENT_RECORD).hashes.length) | 0;
           break;
+        case "request":
+          for (let i = 0; i < n; i++) {
+            const req = tokenRequest();
+            checksum = (checksum + (await req.arrayBuffer()).byteLength) | 0;
+            const res = new Response(CONSTANT_BODY, { status: 200, headers: CONSTANT_HEADERS });
+            checksum = (checksum + res.status) | 0;
+          }
+          break;
+        case "endpoint":
+        case "endpoint-quiet": {
+          const endpointEnv = mode === "endpoint" ? workerEnv : { ...workerEnv, AUDIT_LOG: "off" };
+          for (let i = 0; i < n; i++) {
+            const res = await hot.tokenEndpoint(tokenRequest(), endpointEnv);
+            if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${await res.text()}`);
+            checksum = (checksum + res.status) | 0;
+          }
+          break;
+        }
       }
       const body: MicroResponse = { mode, n, checksum };
       if (token !== undefined) body.token = token;

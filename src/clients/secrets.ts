@@ -55,17 +55,16 @@ export function secretWeakness(secret: string): string | null {
 }
 
 /** SHA-256(salt ‖ UTF-8 secret), the only form in which a secret is ever stored. */
-export async function hashSecret(secret: string, salt: Uint8Array): Promise<Uint8Array> {
-  const encoded = UTF8.encode(secret);
-  const input = new Uint8Array(salt.length + encoded.length);
+export function hashSecret(secret: string, salt: Uint8Array): Promise<ArrayBuffer> {
+  const input = new Uint8Array(salt.length + secret.length * 3);
   input.set(salt, 0);
-  input.set(encoded, salt.length);
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", input));
+  const { written } = UTF8.encodeInto(secret, input.subarray(salt.length));
+  return crypto.subtle.digest("SHA-256", input.subarray(0, salt.length + written));
 }
 
 /** Hashes a secret for storage with a record's base64url salt. */
 export async function hashSecretForRecord(secret: string, salt: string): Promise<string> {
   const saltBytes = base64Decode(salt, "base64url");
   if (saltBytes === null) throw new Error("salt is not base64url");
-  return base64urlEncode(await hashSecret(secret, saltBytes));
+  return base64urlEncode(new Uint8Array(await hashSecret(secret, saltBytes)));
 }

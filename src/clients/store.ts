@@ -30,5 +30,5 @@ export interface ClientStore {
    * The client with this id, or `null` when there is none. Throws `StoreUnavailableError` or
    * `CorruptRecordError`.
    */
-  find(clientId: string): Promise<PreparedClient | null>;
+  find(clientId: string): PreparedClient | null | Promise<PreparedClient | null>;
 }

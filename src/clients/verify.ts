@@ -36,7 +36,7 @@ export async function verifyClientSecret(
   now: number,
 ): Promise<VerifyResult> {
   const stand = dummies();
-  const digest = await hashSecret(presentedSecret, client?.salt ?? stand.salt);
+  const digest = new Uint8Array(await hashSecret(presentedSecret, client?.salt ?? stand.salt));
   verifyWork.digests++;
   let matched = -1;
   for (let i = 0; i < MAX_SECRETS; i++) {

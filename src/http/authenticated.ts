@@ -2,7 +2,7 @@
 
 import type { PreparedClient } from "../clients/store.ts";
 import type { KeymintEnv } from "../env.ts";
-import { getKeyring, type Keyring } from "../jwt/keyring.ts";
+import { cachedKeyring, getKeyring, type Keyring } from "../jwt/keyring.ts";
 import { log } from "../log.ts";
 import { OAuthError } from "../oauth/errors.ts";
 import { type AuthMethod, authenticateClient, type CredentialsResult, extractCredentials } from "./client-auth.ts";
@@ -20,17 +20,13 @@ export interface Exchange {
   form: FormParams;
   credentials: CredentialsResult;
   /** Fields for this request's audit log line (never a secret, a token or an Authorization header). */
-  audit: Record<string, unknown>;
+  audit: Audit;
 }
 
 /** Parses the request: configuration, keyring, form body and presented credentials. */
-export async function openExchange(
-  request: Request,
-  env: KeymintEnv,
-  audit: Record<string, unknown>,
-): Promise<Exchange> {
+export async function openExchange(request: Request, env: KeymintEnv, audit: Audit): Promise<Exchange> {
   const ctx = requestContext(request, env);
-  const keyring = await getKeyring(env);
+  const keyring = cachedKeyring(env) ?? (await getKeyring(env));
   const form = await readForm(request);
   const credentials = extractCredentials(request.headers.get("authorization"), form);
   if (credentials.kind === "credentials") audit.client_id = credentials.credentials.clientId.slice(0, 200);
@@ -60,33 +56,76 @@ export async function authenticate(exchange: Exchange): Promise<{ client: Prepar
   }
 }
 
+/** The fields of one audit line; a fixed shape, so building and serializing it stays cheap. */
+export interface Audit {
+  client_id: string | undefined;
+  auth_method: string | undefined;
+  secret: "previous" | undefined;
+  scope: string | undefined;
+  jti: string | undefined;
+  aud: string | string[] | undefined;
+  token_client_id: string | undefined;
+  reason: string | undefined;
+}
+
+function newAudit(): Audit {
+  return {
+    client_id: undefined,
+    auth_method: undefined,
+    secret: undefined,
+    scope: undefined,
+    jti: undefined,
+    aud: undefined,
+    token_client_id: undefined,
+    reason: undefined,
+  };
+}
+
+function auditEnabled(env: KeymintEnv): boolean {
+  const value = env.AUDIT_LOG;
+  return typeof value !== "string" || (value !== "off" && value.trim().toLowerCase() !== "off");
+}
+
 /**
  * Runs an endpoint and writes its one audit line: `outcome` on success, the error code and private detail on
  * failure. Anything thrown becomes an RFC 6749 §5.2 response; nothing escapes as an unhandled exception.
  */
+/** Writes one audit line from a fixed-shape object (`undefined` fields are left out by JSON.stringify). */
+function writeAudit(event: string, outcome: string, audit: Audit, request: Request, started: number): void {
+  console.log(
+    JSON.stringify({
+      level: "info",
+      event,
+      outcome,
+      client_id: audit.client_id,
+      auth_method: audit.auth_method,
+      secret: audit.secret,
+      scope: audit.scope,
+      jti: audit.jti,
+      aud: audit.aud,
+      token_client_id: audit.token_client_id,
+      reason: audit.reason,
+      ip: request.headers.get("cf-connecting-ip"),
+      latency_ms: Date.now() - started,
+    }),
+  );
+}
+
 export async function serveAudited(
   event: string,
   request: Request,
   env: KeymintEnv,
-  handler: (audit: Record<string, unknown>) => Promise<{ response: Response; outcome: string }>,
+  handler: (audit: Audit) => Promise<{ response: Response; outcome: string }>,
 ): Promise<Response> {
   const started = Date.now();
-  const audit: Record<string, unknown> = {};
-  const auditOn = typeof env.AUDIT_LOG !== "string" || env.AUDIT_LOG.trim().toLowerCase() !== "off";
+  const audit = newAudit();
   try {
     const { response, outcome } = await handler(audit);
-    if (auditOn) {
-      log("info", event, {
-        outcome,
-        ...audit,
-        ip: request.headers.get("cf-connecting-ip"),
-        latency_ms: Date.now() - started,
-      });
-    }
+    if (auditEnabled(env)) writeAudit(event, outcome, audit, request, started);
     return response;
   } catch (err) {
     const oauthError: OAuthError = toOAuthError(err, event);
-    if (auditOn) {
+    if (auditEnabled(env)) {
       log("info", event, {
         outcome: "rejected",
         ...audit,

@@ -94,7 +94,8 @@ export async function authenticateClient(
   const challenge = method === "client_secret_basic";
   let client: PreparedClient | null;
   try {
-    client = await store.find(clientId);
+    const found = store.find(clientId);
+    client = found instanceof Promise ? await found : found;
   } catch (err) {
     if (!(err instanceof CorruptRecordError)) throw err;
     log("error", "corrupt_client_record", {

@@ -78,13 +78,8 @@ function tooLarge(): OAuthError {
   return invalidRequest(`The request body exceeds ${MAX_BODY_BYTES} bytes`, { status: 413 });
 }
 
-async function readBounded(request: Request): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null) {
-    const length = Number(declared);
-    if (Number.isFinite(length) && length > MAX_BODY_BYTES) throw tooLarge();
-    if (Number.isFinite(length)) return new Uint8Array(await request.arrayBuffer());
-  }
+/** Reads a body of unknown length (chunked) chunk by chunk, stopping as soon as it exceeds the limit. */
+async function readStreamBounded(request: Request): Promise<Uint8Array> {
   if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -108,6 +103,22 @@ async function readBounded(request: Request): Promise<Uint8Array> {
   return out;
 }
 
+const FORM_TYPE = "application/x-www-form-urlencoded";
+
+/** The slow path of the content type check: parameters, case and spacing variants. */
+function checkContentType(contentType: string): void {
+  const [mediaType = "", ...parameters] = contentType.split(";");
+  if (mediaType.trim().toLowerCase() !== FORM_TYPE) {
+    throw invalidRequest("Content-Type must be application/x-www-form-urlencoded");
+  }
+  for (const parameter of parameters) {
+    const [key = "", value = ""] = parameter.split("=");
+    if (key.trim().toLowerCase() === "charset" && !/^"?utf-8"?$/i.test(value.trim())) {
+      throw invalidRequest("The request body must be UTF-8");
+    }
+  }
+}
+
 /**
  * Reads a POST body as form parameters: the media type must be `application/x-www-form-urlencoded`
  * (charset, if given, UTF-8), the body at most MAX_BODY_BYTES and valid UTF-8, each parameter at most once.
@@ -117,17 +128,11 @@ export async function readForm(request: Request): Promise<FormParams> {
   if (contentType === null) {
     throw invalidRequest("Content-Type must be application/x-www-form-urlencoded");
   }
-  const [mediaType = "", ...parameters] = contentType.split(";");
-  if (mediaType.trim().toLowerCase() !== "application/x-www-form-urlencoded") {
-    throw invalidRequest("Content-Type must be application/x-www-form-urlencoded");
-  }
-  for (const parameter of parameters) {
-    const [key = "", value = ""] = parameter.split("=");
-    if (key.trim().toLowerCase() === "charset" && !/^"?utf-8"?$/i.test(value.trim())) {
-      throw invalidRequest("The request body must be UTF-8");
-    }
-  }
-  const bytes = await readBounded(request);
+  if (contentType !== FORM_TYPE) checkContentType(contentType);
+  const declared = request.headers.get("content-length");
+  const length = declared === null ? Number.NaN : Number(declared);
+  if (length > MAX_BODY_BYTES) throw tooLarge();
+  const bytes = Number.isFinite(length) ? await request.arrayBuffer() : await readStreamBounded(request);
   if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
   let body: string;
   try {

@@ -41,6 +41,16 @@ async function build(signing: string, verification: string): Promise<Keyring> {
   return { active: active as SigningKey, byKid };
 }
 
+/** The keyring already imported for these secrets, or `undefined` (then call `getKeyring`). */
+export function cachedKeyring(env: KeymintEnv): Keyring | undefined {
+  const m = memo;
+  return m !== undefined &&
+    m.signing === env.TOKEN_SIGNING_KEY &&
+    m.verification === (env.TOKEN_VERIFICATION_KEYS ?? "")
+    ? m.ring
+    : undefined;
+}
+
 /**
  * The keyring for this isolate's secrets. The CryptoKeys are imported on first use and reused until the
  * secrets change (a new deployment), so no request after the first pays for `importKey`.

@@ -10,6 +10,8 @@ interface Base64Constructor {
   ) => Uint8Array;
 }
 
+const B64URL_TEXT = /^[A-Za-z0-9_-]*$/;
+const B64_TEXT = /^[A-Za-z0-9+/]*={0,2}$/;
 const NATIVE_ENCODE = typeof (Uint8Array.prototype as Base64Capable).toBase64 === "function";
 const NATIVE_DECODE = typeof (Uint8Array as Base64Constructor).fromBase64 === "function";
 
@@ -25,9 +27,8 @@ export function base64urlEncode(bytes: Uint8Array): string {
 
 /** Decodes base64 (`alphabet: "base64"`, padding optional) or unpadded base64url; `null` when malformed. */
 export function base64Decode(text: string, alphabet: "base64" | "base64url"): Uint8Array | null {
-  if (alphabet === "base64url" ? !/^[A-Za-z0-9_-]*$/.test(text) : !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) {
-    return null;
-  }
+  // fromBase64 alone would skip ASCII whitespace; the pattern keeps decoding strict on both paths.
+  if (alphabet === "base64url" ? !B64URL_TEXT.test(text) : !B64_TEXT.test(text)) return null;
   if (text.length % 4 === 1) return null;
   try {
     if (NATIVE_DECODE) {
