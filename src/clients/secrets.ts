@@ -8,7 +8,7 @@
  * random salt defeats precomputed tables across a stolen registry.
  */
 
-import { base64Decode, base64urlEncode, UTF8 } from "../util/base64url.ts";
+import { base64Decode, base64urlEncode, utf8Scratch } from "../util/base64url.ts";
 
 /** Bytes of randomness in a generated secret (256 bits). */
 export const SECRET_BYTES = 32;
@@ -56,10 +56,7 @@ export function secretWeakness(secret: string): string | null {
 
 /** SHA-256(salt ‖ UTF-8 secret), the only form in which a secret is ever stored. */
 export function hashSecret(secret: string, salt: Uint8Array): Promise<ArrayBuffer> {
-  const input = new Uint8Array(salt.length + secret.length * 3);
-  input.set(salt, 0);
-  const { written } = UTF8.encodeInto(secret, input.subarray(salt.length));
-  return crypto.subtle.digest("SHA-256", input.subarray(0, salt.length + written));
+  return crypto.subtle.digest("SHA-256", utf8Scratch(secret, salt));
 }
 
 /** Hashes a secret for storage with a record's base64url salt. */

@@ -23,16 +23,28 @@ export type CredentialsResult =
   | { kind: "credentials"; credentials: PresentedCredentials }
   | { kind: "none"; usedAuthorizationHeader: boolean };
 
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** Base64 of UTF-8 text to the text; throws when either layer is malformed. */
+function decodeBase64Text(token: string): string {
+  if (!BASE64.test(token) || token.length % 4 === 1) throw new Error("not base64");
+  // Credentials are nearly always ASCII, whose Latin-1 reading (atob) is already the text: no buffer needed.
+  const binary = atob(token);
+  if (ASCII.test(binary)) return binary;
+  const bytes = base64Decode(token, "base64");
+  if (bytes === null) throw new Error("not base64");
+  return UTF8_STRICT.decode(bytes);
+}
+
 /**
  * Decodes `Authorization: Basic` per RFC 6749 §2.3.1: Base64 of `urlencode(id):urlencode(secret)`, so a
  * `:`, `%`, `+` or space inside a secret arrives intact. Malformed values are `invalid_request`.
  */
 export function decodeBasic(token: string): { clientId: string; secret: string } {
-  const bytes = base64Decode(token.trim(), "base64");
   let decoded: string;
   try {
-    if (bytes === null) throw new Error("not base64");
-    decoded = UTF8_STRICT.decode(bytes);
+    decoded = decodeBase64Text(token.trim());
   } catch {
     throw invalidRequest("The Basic credentials are not valid Base64 of UTF-8 text", { challenge: true });
   }

@@ -132,13 +132,20 @@ export async function readForm(request: Request): Promise<FormParams> {
   const declared = request.headers.get("content-length");
   const length = declared === null ? Number.NaN : Number(declared);
   if (length > MAX_BODY_BYTES) throw tooLarge();
-  const bytes = Number.isFinite(length) ? await request.arrayBuffer() : await readStreamBounded(request);
-  if (bytes.byteLength > MAX_BODY_BYTES) throw tooLarge();
   let body: string;
-  try {
-    body = UTF8_STRICT.decode(bytes);
-  } catch {
-    throw invalidRequest("The request body is not valid UTF-8");
+  if (Number.isFinite(length)) {
+    // The declared length is within the limit. text() decodes leniently, turning any invalid UTF-8 into
+    // U+FFFD; a form body has no reason to carry a raw U+FFFD (non-ASCII is percent-encoded), so its
+    // presence means the body was not UTF-8.
+    body = await request.text();
+    if (body.includes("\uFFFD")) throw invalidRequest("The request body is not valid UTF-8");
+  } else {
+    const bytes = await readStreamBounded(request);
+    try {
+      body = UTF8_STRICT.decode(bytes);
+    } catch {
+      throw invalidRequest("The request body is not valid UTF-8");
+    }
   }
   return parseForm(body);
 }

@@ -1,6 +1,13 @@
 /** HS256 JWS compact serialization (RFC 7515, RFC 7518 §3.2) with WebCrypto. */
 
-import { base64Decode, base64urlEncode, base64urlEncodeText, UTF8, UTF8_STRICT } from "../util/base64url.ts";
+import {
+  base64Decode,
+  base64urlEncode,
+  base64urlEncodeText,
+  UTF8,
+  UTF8_STRICT,
+  utf8Scratch,
+} from "../util/base64url.ts";
 import { type AccessTokenClaims, type AccessTokenHeader, asAccessTokenClaims } from "./claims.ts";
 
 /** An imported HMAC key with its precomputed `kid` and encoded JWS header. */
@@ -36,7 +43,7 @@ export async function importSigningKey(secret: string): Promise<SigningKey> {
 /** Signs claims into a compact JWS `header.payload.signature`. */
 export async function signJwt(key: SigningKey, claims: AccessTokenClaims): Promise<string> {
   const signingInput = `${key.encodedHeader}.${base64urlEncodeText(JSON.stringify(claims))}`;
-  const signature = await crypto.subtle.sign("HMAC", key.cryptoKey, UTF8.encode(signingInput));
+  const signature = await crypto.subtle.sign("HMAC", key.cryptoKey, utf8Scratch(signingInput));
   return `${signingInput}.${base64urlEncode(new Uint8Array(signature))}`;
 }
 

@@ -44,9 +44,27 @@ export function base64Decode(text: string, alphabet: "base64" | "base64url"): Ui
   }
 }
 
+/**
+ * A per-isolate scratch buffer for short-lived encodings on the hot path (JSON payloads, signing inputs,
+ * salted secrets). WebCrypto copies its input when an operation is called, and JavaScript does not
+ * interleave requests inside a synchronous block, so filling it and passing a view is safe; it spares the
+ * allocation (and garbage collection) of a fresh ArrayBuffer per use.
+ */
+const SCRATCH = new Uint8Array(8192);
+
+/** The UTF-8 bytes of `prefix` followed by `text`, in the scratch buffer when they fit (valid until the next await). */
+export function utf8Scratch(text: string, prefix?: Uint8Array): Uint8Array {
+  const offset = prefix?.length ?? 0;
+  const needed = offset + text.length * 3;
+  const buffer = needed <= SCRATCH.length ? SCRATCH : new Uint8Array(needed);
+  if (prefix !== undefined) buffer.set(prefix, 0);
+  const { written } = UTF8.encodeInto(text, offset === 0 ? buffer : buffer.subarray(offset));
+  return buffer.subarray(0, offset + written);
+}
+
 /** Encodes a string's UTF-8 bytes as unpadded base64url. */
 export function base64urlEncodeText(text: string): string {
-  return base64urlEncode(UTF8.encode(text));
+  return base64urlEncode(utf8Scratch(text));
 }
 
 export const UTF8 = new TextEncoder();
