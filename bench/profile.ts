@@ -23,7 +23,11 @@ interface Profile {
 }
 
 const { values } = parseArgs({
-  options: { seconds: { type: "string", default: "8" }, clients: { type: "string", default: "1" } },
+  options: {
+    seconds: { type: "string", default: "8" },
+    clients: { type: "string", default: "1" },
+    heap: { type: "boolean", default: false },
+  },
 });
 const seconds = Number(values.seconds);
 const inspectPort = 9229 + Math.floor(Math.random() * 500);
@@ -75,6 +79,42 @@ function area(url: string, name: string): string {
   return "bundle";
 }
 
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** Sampling heap profile: bytes allocated per request by allocating function (`--heap`). */
+async function heapProfile(
+  send: (method: string, params?: object) => Promise<Record<string, unknown>>,
+  load: () => Promise<AutocannonResult>,
+): Promise<void> {
+  await send("HeapProfiler.enable");
+  await send("HeapProfiler.startSampling", {
+    samplingInterval: 512,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  const result = await load();
+  const { profile } = (await send("HeapProfiler.stopSampling")) as unknown as { profile: { head: HeapNode } };
+  const bySite = new Map<string, number>();
+  let total = 0;
+  const walk = (node: HeapNode) => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const key = `${functionName || "(anonymous)"} ${url ? `${url.split("/").pop()}:${lineNumber + 1}` : ""}`.trim();
+    bySite.set(key, (bySite.get(key) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  const requests = result.requests.total;
+  console.log(`${requests} requests; ${(total / requests).toFixed(0)} bytes allocated per request (sampled)`);
+  for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+    console.log(`  ${(bytes / requests).toFixed(0).padStart(7)} B  ${site}`);
+  }
+}
+
 const server = await startServer();
 try {
   const send = await inspector();
@@ -96,6 +136,10 @@ try {
       );
     });
   await load(); // warm-up
+  if (values.heap) {
+    await heapProfile(send, load);
+    process.exit(0);
+  }
   await send("Profiler.start");
   const result = await load();
   const { profile } = (await send("Profiler.stop")) as unknown as { profile: Profile };

@@ -42,6 +42,11 @@ function bindingText(binding: Binding): string {
   return `(name = ${str(binding.name)}, kvNamespace = ${str(binding.kvNamespace)})`;
 }
 
+/** Extra V8 flags for investigations, e.g. `BENCH_V8_FLAGS="--trace-gc"` (space-separated). */
+function v8Flags(): string[] {
+  return (process.env.BENCH_V8_FLAGS ?? "").split(" ").filter((f) => f !== "");
+}
+
 /** The workerd config: one Worker service `main` on an HTTP socket, plus external services. */
 export function capnpConfig(config: WorkerdConfig): string {
   const { bundle } = config;
@@ -59,6 +64,7 @@ ${externals.join("\n")}
   sockets = [
     (name = "http", address = ${str(`127.0.0.1:${config.port}`)}, http = (), service = "main"),
   ],
+  v8Flags = [${v8Flags().map(str).join(", ")}],
 );
 
 const worker :Workerd.Worker = (
