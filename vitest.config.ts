@@ -6,6 +6,8 @@ export const TEST_SIGNING_KEY = "test-signing-key-0123456789abcdefghijklmnop";
 
 export default defineConfig({
   test: {
+    // Show console output (the audit log) only for failing tests.
+    silent: "passed-only",
     projects: [
       {
         // Inside workerd, against real local KV (Miniflare), through the worker's own fetch.
@@ -24,7 +26,7 @@ export default defineConfig({
             },
           }),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"], silent: "passed-only" },
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
       },
       {
         // Node: the CLI as a real process, wrangler dev end to end, the deploy bundle.
