@@ -136,6 +136,10 @@ function settingsFrom(values: Values, forUpdate: boolean): ClientSettings {
   return settings;
 }
 
+const IMPORTED_SECRET_WARNING =
+  "warning: an imported secret is only as strong as its source and is stored with a fast hash; " +
+  "once the client is migrated, replace it with a generated one: npm run -s clients -- rotate-secret ID --grace 24h";
+
 async function readSecretOption(values: Values, flag: string): Promise<string | undefined> {
   let secret = str(values, flag);
   if (secret === "-") {
@@ -148,6 +152,7 @@ async function readSecretOption(values: Values, flag: string): Promise<string | 
   if (secret === undefined) return undefined;
   const weakness = secretWeakness(secret);
   if (weakness !== null) throw new CliError(weakness);
+  process.stderr.write(`${IMPORTED_SECRET_WARNING}\n`);
   return secret;
 }
 
@@ -485,6 +490,7 @@ const COMMANDS: Record<string, CommandSpec> = {
           `client "${taken.client_id}" already exists in the ${ctx.registry.label}; nothing was imported`,
         );
       await ctx.registry.putMany(records.map((r) => ({ id: r.client_id, value: JSON.stringify(r) })));
+      process.stderr.write(`${IMPORTED_SECRET_WARNING}\n`);
       ctx.out(
         ctx.json
           ? JSON.stringify(
@@ -527,9 +533,13 @@ function commandHelp(name: string, spec: CommandSpec): string {
 /** Runs the CLI; returns the exit code (0 success, 1 failure, 2 usage error). */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+  if (name === undefined) {
+    process.stderr.write(`${mainHelp()}\n`);
+    return 2;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
     process.stdout.write(`${mainHelp()}\n`);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const spec = COMMANDS[name];
   if (spec === undefined) {

@@ -29,7 +29,9 @@ async function ensureSigningKey(): Promise<void> {
   let existing: string | null = null;
   try {
     existing = await readFile(DEV_VARS, "utf8");
-  } catch {
+  } catch (err) {
+    // Only a missing file is created; any other error (permissions, a directory) must not be papered over.
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     existing = null;
   }
   if (existing === null) {

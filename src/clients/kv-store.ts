@@ -1,6 +1,6 @@
 /**
  * KV-backed client store with a bounded in-isolate cache (positive and negative) and a read timeout. Keys
- * and values are documented in docs/storage.md.
+ * and values are documented in docs/storage.md (revocations live in src/tokens/revocation-store.ts).
  *
  * Concurrent misses for the same id are deliberately not coalesced: a KV read belongs to the request that
  * started it, and workerd forbids awaiting it from another request (it cancels both).
@@ -72,7 +72,8 @@ function unwrap(outcome: Outcome): PreparedClient | null {
   return outcome.client;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** Rejects with `StoreUnavailableError` when `promise` has not settled within `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: number | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new StoreUnavailableError(`KV read timed out after ${ms} ms`)), ms);
@@ -143,10 +144,4 @@ export class KvClientStore implements ClientStore {
     }
     entries.set(clientId, { outcome, expires: Date.now() + cacheTtlMs });
   }
-}
-
-/** Drops every cached client of a binding (used when the registry is known to have changed). */
-export function clearClientCache(kv: KVNamespace): void {
-  const cache = caches.get(kv);
-  cache?.entries.clear();
 }

@@ -106,7 +106,9 @@ function stringArray(value: unknown, field: string, check: (s: string) => boolea
 }
 
 function nullableInt(value: unknown, field: string): number | null {
-  if (value === null || value === undefined) return null;
+  // Every field is always written; a missing one means a truncated or hand-edited record.
+  if (value === undefined) fail(`${field} is missing`);
+  if (value === null) return null;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0)
     fail(`${field} must be a non-negative integer or null`);
   return value;

@@ -1,11 +1,12 @@
 /**
  * Client secrets: generation, import policy and hashing. Shared by the Worker and the CLI (WebCrypto only).
  *
- * Secrets are stored as SHA-256(salt ‖ secret). A fast hash is the right tool here because every secret
- * has at least 128 bits of entropy (generated ones 256): no dictionary applies and 2^128 guesses are out of
- * reach at any hash speed, whereas a slow password hash (PBKDF2, bcrypt, scrypt) would spend 50–100 ms of
- * edge CPU per token request to protect against an attack that cannot succeed anyway. The per-client
- * random salt defeats precomputed tables across a stolen registry.
+ * Secrets are stored as SHA-256(salt ‖ secret). A fast hash is the right tool for the secrets keymint
+ * generates (256 random bits): no dictionary applies and 2^256 guesses are out of reach at any hash speed,
+ * whereas a slow password hash (PBKDF2, bcrypt, scrypt) would spend 50–100 ms of edge CPU per token request
+ * to protect against an attack that cannot succeed. Imported secrets are only as strong as their source;
+ * `secretWeakness` refuses the obviously weak ones and the CLI warns. The per-client random salt defeats
+ * precomputed tables across a stolen registry.
  */
 
 import { base64Decode, base64urlEncode, utf8Scratch } from "../util/base64url.ts";

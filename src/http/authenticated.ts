@@ -1,9 +1,9 @@
 /** The shared front half of every client-authenticated endpoint: config, keys, form, client authentication. */
 
+import { isValidClientId } from "../clients/record.ts";
 import type { PreparedClient } from "../clients/store.ts";
 import type { KeymintEnv } from "../env.ts";
 import { cachedKeyring, getKeyring, type Keyring } from "../jwt/keyring.ts";
-import { log } from "../log.ts";
 import { OAuthError } from "../oauth/errors.ts";
 import { type AuthMethod, authenticateClient, type CredentialsResult, extractCredentials } from "./client-auth.ts";
 import { type RequestContext, requestContext } from "./context.ts";
@@ -29,8 +29,14 @@ export async function openExchange(request: Request, env: KeymintEnv, audit: Aud
   const keyring = cachedKeyring(env) ?? (await getKeyring(env));
   const form = await readForm(request);
   const credentials = extractCredentials(request.headers.get("authorization"), form);
-  if (credentials.kind === "credentials") audit.client_id = credentials.credentials.clientId.slice(0, 200);
+  // Until authentication shows the id exists, only its length is logged (it could be a mistyped secret).
+  if (credentials.kind === "credentials") audit.unknown_client_id_length = credentials.credentials.clientId.length;
   return { request, env, ctx, keyring, form, credentials, audit };
+}
+
+function knownClient(audit: Audit, clientId: string): void {
+  audit.client_id = clientId;
+  audit.unknown_client_id_length = undefined;
 }
 
 /**
@@ -45,12 +51,22 @@ export async function authenticate(exchange: Exchange): Promise<{ client: Prepar
   refuseIfBlocked(ip, clientId, nowMs);
   try {
     const result = await authenticateClient(credentials, exchange.ctx.store, exchange.ctx.now);
+    knownClient(exchange.audit, result.client.record.client_id);
     exchange.audit.auth_method = result.method;
     if (result.secretSlot > 0) exchange.audit.secret = "previous";
     return result;
   } catch (err) {
+    if (
+      clientId !== undefined &&
+      err instanceof OAuthError &&
+      err.code === "invalid_client" &&
+      err.detail !== "unknown_client"
+    ) {
+      knownClient(exchange.audit, clientId);
+    }
     if (clientId !== undefined && err instanceof OAuthError && err.code === "invalid_client") {
-      await countFailure(env, ip, clientId, nowMs);
+      // An id that cannot exist is counted against the source only: it must not become a limiter key.
+      await countFailure(env, ip, isValidClientId(clientId) ? clientId : undefined, nowMs);
     }
     throw err;
   }
@@ -59,6 +75,8 @@ export async function authenticate(exchange: Exchange): Promise<{ client: Prepar
 /** The fields of one audit line; a fixed shape, so building and serializing it stays cheap. */
 export interface Audit {
   client_id: string | undefined;
+  /** Instead of `client_id` when no such client exists: a mistyped secret in the id field must not be logged. */
+  unknown_client_id_length: number | undefined;
   auth_method: string | undefined;
   secret: "previous" | undefined;
   scope: string | undefined;
@@ -71,6 +89,7 @@ export interface Audit {
 function newAudit(): Audit {
   return {
     client_id: undefined,
+    unknown_client_id_length: undefined,
     auth_method: undefined,
     secret: undefined,
     scope: undefined,
@@ -87,17 +106,24 @@ function auditEnabled(env: KeymintEnv): boolean {
 }
 
 /**
- * Runs an endpoint and writes its one audit line: `outcome` on success, the error code and private detail on
- * failure. Anything thrown becomes an RFC 6749 §5.2 response; nothing escapes as an unhandled exception.
+ * Writes one audit line from a fixed-shape object (`undefined` fields are left out by JSON.stringify). It
+ * carries the client id, never a secret, a token or the Authorization header.
  */
-/** Writes one audit line from a fixed-shape object (`undefined` fields are left out by JSON.stringify). */
-function writeAudit(event: string, outcome: string, audit: Audit, request: Request, started: number): void {
+function writeAudit(
+  event: string,
+  outcome: string,
+  audit: Audit,
+  request: Request,
+  started: number,
+  error?: OAuthError,
+): void {
   console.log(
     JSON.stringify({
       level: "info",
       event,
       outcome,
       client_id: audit.client_id,
+      unknown_client_id_length: audit.unknown_client_id_length,
       auth_method: audit.auth_method,
       secret: audit.secret,
       scope: audit.scope,
@@ -105,12 +131,19 @@ function writeAudit(event: string, outcome: string, audit: Audit, request: Reque
       aud: audit.aud,
       token_client_id: audit.token_client_id,
       reason: audit.reason,
+      error: error?.code,
+      detail: error?.detail,
+      status: error?.status,
       ip: request.headers.get("cf-connecting-ip"),
       latency_ms: Date.now() - started,
     }),
   );
 }
 
+/**
+ * Runs an endpoint and writes its one audit line: `outcome` on success, the error code and private detail on
+ * failure. Anything thrown becomes an RFC 6749 §5.2 response; nothing escapes as an unhandled exception.
+ */
 export async function serveAudited(
   event: string,
   request: Request,
@@ -125,17 +158,7 @@ export async function serveAudited(
     return response;
   } catch (err) {
     const oauthError: OAuthError = toOAuthError(err, event);
-    if (auditEnabled(env)) {
-      log("info", event, {
-        outcome: "rejected",
-        ...audit,
-        error: oauthError.code,
-        detail: oauthError.detail,
-        status: oauthError.status,
-        ip: request.headers.get("cf-connecting-ip"),
-        latency_ms: Date.now() - started,
-      });
-    }
+    if (auditEnabled(env)) writeAudit(event, "rejected", audit, request, started, oauthError);
     return errorResponse(oauthError);
   }
 }

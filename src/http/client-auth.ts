@@ -53,7 +53,7 @@ export function decodeBasic(token: string): { clientId: string; secret: string }
   const clientId = formDecode(decoded.slice(0, colon));
   const secret = formDecode(decoded.slice(colon + 1));
   if (clientId === null || secret === null) {
-    throw invalidRequest("The Basic credentials have a malformed percent-encoding (RFC 6749 §2.3.1)", {
+    throw invalidRequest("The Basic credentials have a malformed percent-encoding (RFC 6749 section 2.3.1)", {
       challenge: true,
     });
   }
@@ -78,7 +78,7 @@ export function extractCredentials(authorization: string | null, form: FormParam
     }
     const { clientId, secret } = decodeBasic(match[1] ?? "");
     if (postSecret !== undefined) {
-      throw invalidRequest("Use exactly one client authentication method (RFC 6749 §2.3)", { challenge: true });
+      throw invalidRequest("Use exactly one client authentication method (RFC 6749 section 2.3)", { challenge: true });
     }
     if (postId !== undefined && postId !== clientId) {
       throw invalidRequest("client_id in the body differs from the Basic credentials", { challenge: true });

@@ -17,13 +17,17 @@ export const NO_STORE_HEADERS: Readonly<Record<string, string>> = {
   Pragma: "no-cache",
 };
 
+/** Characters RFC 6749 §5.2 allows in `error_description`; anything else is replaced by `?`. */
+const DESCRIPTION_UNSAFE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
 /** Renders an `OAuthError` as its HTTP response. */
 export function errorResponse(err: OAuthError): Response {
   const headers = new Headers(NO_STORE_HEADERS);
   if (err.challenge && err.status === 401) headers.set("WWW-Authenticate", BASIC_CHALLENGE);
   if (err.allow !== undefined) headers.set("Allow", err.allow);
   if (err.retryAfter !== undefined) headers.set("Retry-After", String(err.retryAfter));
-  const body = JSON.stringify({ error: err.code, error_description: err.description });
+  const description = err.description.replace(DESCRIPTION_UNSAFE, "?");
+  const body = JSON.stringify({ error: err.code, error_description: description });
   return new Response(body, { status: err.status, headers });
 }
 

@@ -23,7 +23,7 @@ export class FormParams {
       return;
     }
     if (this.#single.has(name)) {
-      throw invalidRequest(`The "${safeName(name)}" parameter is repeated (RFC 6749 §3.2)`);
+      throw invalidRequest(`The '${safeName(name)}' parameter is repeated (RFC 6749 section 3.2)`);
     }
     this.#single.set(name, value);
   }
@@ -41,8 +41,9 @@ export class FormParams {
   }
 }
 
+/** A parameter name fit for `error_description` (RFC 6749 §5.2: %x20-21 / %x23-5B / %x5D-7E only). */
 function safeName(name: string): string {
-  return name.length <= 40 && /^[\x20-\x7e]*$/.test(name) ? name.replace(/"/g, "'") : "(unprintable)";
+  return name.length <= 40 && /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/.test(name) ? name : "(unprintable)";
 }
 
 /** Decodes one form-urlencoded component: `+` is a space, `%XX` a UTF-8 byte; `null` when malformed. */
@@ -138,6 +139,7 @@ export async function readForm(request: Request): Promise<FormParams> {
     // U+FFFD; a form body has no reason to carry a raw U+FFFD (non-ASCII is percent-encoded), so its
     // presence means the body was not UTF-8.
     body = await request.text();
+    if (body.length > MAX_BODY_BYTES) throw tooLarge();
     if (body.includes("\uFFFD")) throw invalidRequest("The request body is not valid UTF-8");
   } else {
     const bytes = await readStreamBounded(request);

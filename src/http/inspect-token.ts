@@ -35,6 +35,8 @@ export async function inspectToken(
   }
   const early = inactiveReason({ claims, issuer: ctx.issuer, now: ctx.now, client, revoked: false });
   if (early !== null) return { active: false, reason: early, claims };
-  if (await isRevoked(requireClientsBinding(env), claims.jti)) return { active: false, reason: "revoked", claims };
+  if (await isRevoked(requireClientsBinding(env), claims.jti, ctx.config.kvTimeoutMs)) {
+    return { active: false, reason: "revoked", claims };
+  }
   return { active: true, claims };
 }

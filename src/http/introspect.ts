@@ -17,7 +17,7 @@ export function introspectionEndpoint(request: Request, env: KeymintEnv): Promis
   return serveAudited("introspect", request, env, async function introspect(audit) {
     const exchange = await openExchange(request, env, audit);
     const token = exchange.form.get("token");
-    if (token === undefined) throw invalidRequest("The token parameter is required (RFC 7662 §2.1)");
+    if (token === undefined) throw invalidRequest("The token parameter is required (RFC 7662 section 2.1)");
     const { client } = await authenticate(exchange);
     if (!client.record.can_introspect) {
       throw new OAuthError("unauthorized_client", "This client is not allowed to introspect tokens", { status: 403 });

@@ -5,10 +5,10 @@ import type { KeymintEnv } from "../env.ts";
 import { invalidRequest, OAuthError } from "../oauth/errors.ts";
 import { revoke } from "../tokens/revocation-store.ts";
 import { authenticate, openExchange, serveAudited } from "./authenticated.ts";
-import { NO_STORE_HEADERS } from "./errors.ts";
-import { inspectToken } from "./inspect-token.ts";
 
-const HINTS = new Set(["access_token", "refresh_token"]);
+const EMPTY_HEADERS = { "Cache-Control": "no-store", Pragma: "no-cache" };
+
+import { inspectToken } from "./inspect-token.ts";
 
 /**
  * Authenticates the caller and revokes the token when it is an active token issued to that caller. Invalid,
@@ -19,13 +19,10 @@ export function revocationEndpoint(request: Request, env: KeymintEnv): Promise<R
   return serveAudited("revoke", request, env, async function revokeToken(audit) {
     const exchange = await openExchange(request, env, audit);
     const token = exchange.form.get("token");
-    if (token === undefined) throw invalidRequest("The token parameter is required (RFC 7009 §2.1)");
-    const hint = exchange.form.get("token_type_hint");
-    if (hint !== undefined && !HINTS.has(hint)) {
-      throw new OAuthError("unsupported_token_type", "token_type_hint must be access_token or refresh_token");
-    }
+    if (token === undefined) throw invalidRequest("The token parameter is required (RFC 7009 section 2.1)");
+    // token_type_hint is advisory (RFC 7009 §2.1): keymint has only access tokens and ignores it.
     const { client } = await authenticate(exchange);
-    const done = () => new Response(null, { status: 200, headers: NO_STORE_HEADERS });
+    const done = () => new Response(null, { status: 200, headers: EMPTY_HEADERS });
     const inspection = await inspectToken(token, exchange.ctx, env, exchange.keyring);
     audit.jti = inspection.claims?.jti;
     if (!inspection.active) {
@@ -34,9 +31,13 @@ export function revocationEndpoint(request: Request, env: KeymintEnv): Promise<R
     }
     const { claims } = inspection;
     if (claims.client_id !== client.record.client_id) {
-      throw new OAuthError("unauthorized_client", "The token was not issued to this client (RFC 7009 §2.1)");
+      throw new OAuthError("unauthorized_client", "The token was not issued to this client (RFC 7009 section 2.1)");
     }
-    await revoke(requireClientsBinding(env), claims.jti, claims.client_id, claims.exp, exchange.ctx.now);
+    await revoke(
+      requireClientsBinding(env),
+      { jti: claims.jti, clientId: claims.client_id, exp: claims.exp, now: exchange.ctx.now },
+      exchange.ctx.config.kvTimeoutMs,
+    );
     return { response: done(), outcome: "revoked" };
   });
 }

@@ -67,9 +67,27 @@ function clientKeyOf(clientId: string): string {
   return `client:${clientId}`;
 }
 
-/** The source address of a request as Cloudflare reports it. */
+/**
+ * The throttling key for a request's source: the IPv4 address, or the /64 prefix of an IPv6 address (one
+ * host usually holds a whole /64, so counting single IPv6 addresses would give an attacker 2^64 keys).
+ */
 export function sourceIp(request: Request): string {
-  return request.headers.get("cf-connecting-ip") ?? "unknown";
+  const ip = request.headers.get("cf-connecting-ip");
+  if (ip === null) return "unknown";
+  return ip.includes(":") ? ipv6Prefix64(ip) : ip;
+}
+
+/** The first four groups of an IPv6 address, expanded (`2001:db8::1` → `2001:db8:0:0::/64`). */
+export function ipv6Prefix64(ip: string): string {
+  const [head = "", tail] = ip.toLowerCase().split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups =
+    tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ""))
+    .join(":")}::/64`;
 }
 
 /** Refuses (429) a request whose IP or client id is blocked in this isolate; costs two map lookups. */
@@ -95,13 +113,18 @@ function block(key: string, nowMs: number): void {
  * Counts a failed authentication against the IP and the client id. When either is now over its limit it is
  * blocked for one period and this failure is answered with 429 instead of 401.
  */
-export async function countFailure(env: KeymintEnv, ip: string, clientId: string, nowMs: number): Promise<void> {
+export async function countFailure(
+  env: KeymintEnv,
+  ip: string,
+  clientId: string | undefined,
+  nowMs: number,
+): Promise<void> {
   const [ipOk, clientOk] = await Promise.all([
     allowed(env, "FAILED_AUTH_BY_IP", ip),
-    allowed(env, "FAILED_AUTH_BY_CLIENT", clientId),
+    clientId === undefined ? true : allowed(env, "FAILED_AUTH_BY_CLIENT", clientId),
   ]);
   if (!ipOk) block(ipKey(ip), nowMs);
-  if (!clientOk) block(clientKeyOf(clientId), nowMs);
+  if (!clientOk && clientId !== undefined) block(clientKeyOf(clientId), nowMs);
   if (!ipOk || !clientOk) {
     throw slowDown(FAILURE_PERIOD, TOO_MANY_FAILURES, `failure limit reached for ${!ipOk ? "ip" : "client"}`);
   }

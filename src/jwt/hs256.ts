@@ -89,7 +89,10 @@ export async function verifyJwt(token: string, keys: ReadonlyMap<string, Signing
   const key = typeof kid === "string" ? keys.get(kid) : undefined;
   if (key === undefined) return { ok: false, error: "unknown_kid" };
   const signature = base64Decode(encodedSignature, "base64url");
-  if (signature === null || signature.length !== 32) return { ok: false, error: "bad_signature" };
+  // Only the canonical encoding of a signature is accepted, so one token has exactly one valid spelling.
+  if (signature === null || signature.length !== 32 || base64urlEncode(signature) !== encodedSignature) {
+    return { ok: false, error: "bad_signature" };
+  }
   const valid = await crypto.subtle.verify(
     "HMAC",
     key.cryptoKey,

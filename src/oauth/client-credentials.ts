@@ -50,11 +50,14 @@ function decideAudience(input: ClientCredentialsInput): string | string[] {
     if (!isResourceIndicator(resource)) {
       throw new OAuthError(
         "invalid_target",
-        "The resource parameter must be an absolute URI without a fragment (RFC 8707 §2)",
+        "The resource parameter must be an absolute URI without a fragment (RFC 8707 section 2)",
       );
     }
     if (!allowed.includes(resource)) {
-      throw new OAuthError("invalid_target", "The requested resource is not allowed for this client (RFC 8707 §2)");
+      throw new OAuthError(
+        "invalid_target",
+        "The requested resource is not allowed for this client (RFC 8707 section 2)",
+      );
     }
     if (!chosen.includes(resource)) chosen.push(resource);
   }

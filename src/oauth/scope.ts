@@ -18,12 +18,12 @@ export function parseScope(scope: string): string[] {
   for (const token of scope.split(" ")) {
     if (token === "") continue;
     if (!isScopeToken(token)) {
-      throw new OAuthError("invalid_scope", "The scope parameter is malformed (RFC 6749 §3.3)");
+      throw new OAuthError("invalid_scope", "The scope parameter is malformed (RFC 6749 section 3.3)");
     }
     if (!out.includes(token)) out.push(token);
   }
   if (out.length === 0) {
-    throw new OAuthError("invalid_scope", "The scope parameter is malformed (RFC 6749 §3.3)");
+    throw new OAuthError("invalid_scope", "The scope parameter is malformed (RFC 6749 section 3.3)");
   }
   return out;
 }
@@ -36,7 +36,7 @@ export function grantScopes(requested: string[] | undefined, allowed: readonly s
   if (requested === undefined || requested.length === 0) return [...allowed];
   for (const scope of requested) {
     if (!allowed.includes(scope)) {
-      throw new OAuthError("invalid_scope", `The scope "${scope}" is not allowed for this client`);
+      throw new OAuthError("invalid_scope", `The scope '${scope}' is not allowed for this client`);
     }
   }
   return requested;

@@ -1,6 +1,6 @@
 /** Whether an access token is active (RFC 7662 §2.2), decided purely from its claims and facts about it. */
 
-import type { ClientRecord } from "../clients/record.ts";
+import { type ClientRecord, TTL_MAX } from "../clients/record.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
 
 /** Seconds of clock skew tolerated for `iat` in the future. */
@@ -15,6 +15,7 @@ export type InactiveReason =
   | "bad_claims"
   | "expired"
   | "issued_in_future"
+  | "lifetime_too_long"
   | "wrong_issuer"
   | "client_unknown"
   | "client_disabled"
@@ -35,12 +36,14 @@ export interface TokenFacts {
 
 /**
  * The reason a correctly signed token is inactive, or `null` when it is active: expired, not yet valid,
- * foreign issuer, client deleted or disabled, all the client's tokens revoked, or this token revoked.
+ * longer-lived than keymint ever issues, foreign issuer, client deleted or disabled, all the client's tokens revoked, or this token revoked.
  */
 export function inactiveReason(facts: TokenFacts): InactiveReason | null {
   const { claims, now } = facts;
   if (claims.exp <= now) return "expired";
   if (claims.iat > now + CLOCK_LEEWAY) return "issued_in_future";
+  // keymint never issues a token living longer than TTL_MAX; one that does was forged with a leaked key.
+  if (claims.exp - claims.iat > TTL_MAX) return "lifetime_too_long";
   if (claims.iss !== facts.issuer) return "wrong_issuer";
   if (facts.client === null) return "client_unknown";
   if (!facts.client.enabled) return "client_disabled";

@@ -1,6 +1,7 @@
 /** Bearer token verification for resource servers (RFC 6750, RFC 9068 §4). */
 
 import type { Context, MiddlewareHandler } from "hono";
+import { TTL_MAX } from "../clients/record.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
 import { importSigningKey, MIN_KEY_LENGTH, type SigningKey, verifyJwt } from "../jwt/hs256.ts";
 
@@ -79,6 +80,7 @@ export async function verifyAccessToken(
   const tolerance = expect.clockTolerance ?? 30;
   if (claims.exp <= now - tolerance) return invalid("The access token expired");
   if (claims.iat > now + tolerance) return invalid("The access token is not yet valid");
+  if (claims.exp - claims.iat > TTL_MAX) return invalid("The access token lives longer than keymint issues");
   if (claims.iss !== expect.issuer) return invalid("The access token is from another issuer");
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!audiences.includes(expect.audience)) return invalid("The access token is not meant for this resource");

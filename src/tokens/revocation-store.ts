@@ -3,6 +3,7 @@
  * so nothing stays forever (see docs/storage.md).
  */
 
+import { withTimeout } from "../clients/kv-store.ts";
 import { StoreUnavailableError } from "../clients/store.ts";
 
 export const REVOKED_PREFIX = "revoked:";
@@ -16,11 +17,12 @@ function key(jti: string): string {
 }
 
 /** Whether a token id has been revoked. Throws `StoreUnavailableError` when KV fails. */
-export async function isRevoked(kv: KVNamespace, jti: string): Promise<boolean> {
+export async function isRevoked(kv: KVNamespace, jti: string, timeoutMs: number): Promise<boolean> {
   if (jti.length === 0 || jti.length > 128) return false;
   try {
-    return (await kv.get(key(jti), { type: "text", cacheTtl: REVOKED_CACHE_TTL })) !== null;
+    return (await withTimeout(kv.get(key(jti), { type: "text", cacheTtl: REVOKED_CACHE_TTL }), timeoutMs)) !== null;
   } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
     throw new StoreUnavailableError(
       `KV read of a revocation failed: ${err instanceof Error ? err.message : String(err)}`,
     );
@@ -28,11 +30,18 @@ export async function isRevoked(kv: KVNamespace, jti: string): Promise<boolean> 
 }
 
 /** Records a revocation until the token would have expired anyway. */
-export async function revoke(kv: KVNamespace, jti: string, clientId: string, exp: number, now: number): Promise<void> {
+export async function revoke(
+  kv: KVNamespace,
+  revocation: { jti: string; clientId: string; exp: number; now: number },
+  timeoutMs: number,
+): Promise<void> {
+  const { jti, clientId, exp, now } = revocation;
   const expiration = Math.max(exp, now + KV_MIN_EXPIRATION_AHEAD);
+  const value = JSON.stringify({ client_id: clientId, revoked_at: now, exp });
   try {
-    await kv.put(key(jti), JSON.stringify({ client_id: clientId, revoked_at: now, exp }), { expiration });
+    await withTimeout(kv.put(key(jti), value, { expiration }), timeoutMs);
   } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
     throw new StoreUnavailableError(
       `KV write of a revocation failed: ${err instanceof Error ? err.message : String(err)}`,
     );

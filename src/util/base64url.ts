@@ -46,9 +46,10 @@ export function base64Decode(text: string, alphabet: "base64" | "base64url"): Ui
 
 /**
  * A per-isolate scratch buffer for short-lived encodings on the hot path (JSON payloads, signing inputs,
- * salted secrets). WebCrypto copies its input when an operation is called, and JavaScript does not
- * interleave requests inside a synchronous block, so filling it and passing a view is safe; it spares the
- * allocation (and garbage collection) of a fresh ArrayBuffer per use.
+ * salted secrets). Every caller fills it and hands it to its consumer (toBase64, or a WebCrypto call that
+ * reads its input before returning — the WebCrypto spec takes "a copy of the bytes" at call time) in one
+ * synchronous block, with no `await` in between; JavaScript does not interleave requests inside such a block,
+ * so reuse is safe. It spares the allocation (and garbage collection) of a fresh ArrayBuffer per use.
  */
 const SCRATCH = new Uint8Array(8192);
 

@@ -70,8 +70,9 @@ describe("create", () => {
     const secret = "an:imported%secret+with spaces-0123456789";
     const created = await createClient(["--client-id", id, "--client-secret", secret]);
     expect(created).toMatchObject({ client_id: id, client_secret: secret });
-    const fromStdin = await createClient(["--client-id", `${id}-stdin`, "--client-secret", "-"]).catch(() => null);
-    expect(fromStdin).toBeNull(); // stdin is empty here: refused as too short
+    const emptyStdin = await cli(["create", "--name", "x", "--client-id", `${id}-stdin`, "--client-secret", "-"]);
+    expect(emptyStdin.code).toBe(1);
+    expect(emptyStdin.stderr).toMatch(/too short: 0 characters/);
     const piped = JSON.parse(
       await ok(["create", "--name", "x", "--client-id", `${id}-pipe`, "--client-secret", "-"], {
         input: `${secret}\n`,

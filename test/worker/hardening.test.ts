@@ -11,6 +11,7 @@ import worker from "../../src/index.ts";
 import {
   basicAuth,
   FORM,
+  freshMinute,
   nowSeconds,
   ORIGIN,
   post,
@@ -34,6 +35,7 @@ function attempt(clientId: string, secret: string, ip: string): Promise<Response
 
 describe("brute-force protection (RFC 6749 §2.3.1)", () => {
   it("answers 429 slow_down with Retry-After once an IP exceeds 20 failures a minute, without slowing others", async () => {
+    await freshMinute();
     const victim = await seedClient();
     const bystander = await seedClient();
     const attacker = randomIp();
@@ -56,9 +58,10 @@ describe("brute-force protection (RFC 6749 §2.3.1)", () => {
     // The victim from its own address and an unrelated client are not slowed down.
     expect((await attempt(victim.clientId, victim.secret, randomIp())).status).toBe(200);
     expect((await attempt(bystander.clientId, bystander.secret, attacker.replace(/\d+$/, "1"))).status).toBe(200);
-  });
+  }, 70_000);
 
   it("blocks a client id hammered from many addresses after 50 failures, leaving other clients alone", async () => {
+    await freshMinute();
     const target = await seedClient();
     const other = await seedClient();
     const statuses: number[] = [];
@@ -71,7 +74,7 @@ describe("brute-force protection (RFC 6749 §2.3.1)", () => {
     expect(statuses.slice(50)).toEqual([429, 429]);
     expect((await attempt(target.clientId, target.secret, randomIp())).status).toBe(429);
     expect((await attempt(other.clientId, other.secret, randomIp())).status).toBe(200);
-  });
+  }, 70_000);
 
   it("works without the rate-limit bindings (fails open with one warning naming the fix)", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
@@ -94,6 +97,7 @@ describe("brute-force protection (RFC 6749 §2.3.1)", () => {
 
 describe("per-client token quota", () => {
   it("admits about quota_per_minute tokens, then 429 slow_down with Retry-After", async () => {
+    await freshMinute();
     const client = await seedClient({ quotaPerMinute: 10 });
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
@@ -109,7 +113,7 @@ describe("per-client token quota", () => {
     // Clients without a quota are never metered.
     const free = await seedClient();
     for (let i = 0; i < 15; i++) expect((await requestToken(free)).status).toBe(200);
-  });
+  }, 70_000);
 });
 
 describe("registry faults", () => {
@@ -154,6 +158,36 @@ describe("registry faults", () => {
     await expect503(faultyKv(() => new Promise(() => {})));
   });
 
+  it("answers 503 at introspection when the revocation lookup hangs", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const client = await seedClient({ canIntrospect: true });
+    const token = ((await (await requestToken(client)).json()) as { access_token: string }).access_token;
+    const hangsOnRevocations = new Proxy(env.CLIENTS, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (prop === "get") {
+          return (key: string, options: unknown) =>
+            key.startsWith("revoked:")
+              ? new Promise(() => {})
+              : (target.get as (k: string, o: unknown) => unknown)(key, options);
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const res = await worker.fetch(
+      new Request(`${ORIGIN}/oauth2/introspect`, {
+        method: "POST",
+        headers: { "Content-Type": FORM, Authorization: basicAuth(client.clientId, client.secret) },
+        body: new URLSearchParams({ token }),
+      }),
+      { ...env, CLIENTS: hangsOnRevocations, KV_TIMEOUT_MS: "50" } as typeof env,
+      createExecutionContext(),
+    );
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: string }).error).toBe("temporarily_unavailable");
+    expect(errors).toHaveBeenCalled();
+  });
+
   it("answers 503 at introspection when the registry fails", async () => {
     await expect503(
       faultyKv(() => Promise.reject(new Error("KV down"))),
@@ -166,28 +200,47 @@ describe("registry faults", () => {
 describe("side channels", () => {
   it("spends the same crypto work and KV reads on unknown client, wrong secret, disabled client and expired secret", async () => {
     const good = await seedClient();
+    const other = await seedClient();
     const disabled = await seedClient();
     await putRecord(setEnabled(disabled.record, false, nowSeconds()));
     const expired = await seedClient({ secretExpiresAt: nowSeconds() - 1 });
     const cases = [
       { clientId: `nobody-${crypto.randomUUID()}`, secret: good.secret },
-      { clientId: good.clientId, secret: "wrong-0123456789abcdefghijklmnopqrst" },
+      { clientId: other.clientId, secret: "wrong-0123456789abcdefghijklmnopqrst" },
       disabled,
       expired,
       good,
     ];
-    const work: unknown[] = [];
-    for (const c of cases) {
-      const before = { ...verifyWork, reads: kvStoreStats.reads };
-      const res = await requestToken(c);
-      await res.arrayBuffer();
-      work.push({
-        digests: verifyWork.digests - before.digests,
-        comparisons: verifyWork.comparisons - before.comparisons,
-        kvReads: kvStoreStats.reads - before.reads,
-      });
-    }
-    for (const w of work) expect(w).toEqual({ digests: 1, comparisons: 2, kvReads: 1 });
+    const measure = async (cacheTtl: string) => {
+      const work: unknown[] = [];
+      for (const c of cases) {
+        const before = { ...verifyWork, reads: kvStoreStats.reads };
+        const res = await worker.fetch(
+          new Request(TOKEN_URL, {
+            method: "POST",
+            headers: {
+              "Content-Type": FORM,
+              Authorization: basicAuth(c.clientId, c.secret),
+              "CF-Connecting-IP": randomIp(),
+            },
+            body: "grant_type=client_credentials",
+          }),
+          { ...env, CLIENT_CACHE_TTL: cacheTtl } as typeof env,
+          createExecutionContext(),
+        );
+        await res.arrayBuffer();
+        work.push({
+          digests: verifyWork.digests - before.digests,
+          comparisons: verifyWork.comparisons - before.comparisons,
+          kvReads: kvStoreStats.reads - before.reads,
+        });
+      }
+      return work;
+    };
+    // Without the cache every case reads KV once; with it, the first round reads and the second reads nothing.
+    for (const w of await measure("0")) expect(w).toEqual({ digests: 1, comparisons: 2, kvReads: 1 });
+    for (const w of await measure("30")) expect(w).toEqual({ digests: 1, comparisons: 2, kvReads: 1 });
+    for (const w of await measure("30")) expect(w).toEqual({ digests: 1, comparisons: 2, kvReads: 0 });
   });
 });
 
@@ -240,6 +293,48 @@ describe("audit log", () => {
     );
     await (await requestToken(client)).arrayBuffer();
     expect(JSON.parse(lines[0] as string)).toMatchObject({ outcome: "issued", secret: "previous" });
+  });
+
+  it("logs only the length of a client id that does not exist (it may be a mistyped secret)", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    const swapped = "s3cr3t-pasted-into-the-id-field-0123456789";
+    await (await requestToken({ clientId: swapped, secret: "whatever-0123456789abcdefghijklmnop" })).arrayBuffer();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain(swapped);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({
+      outcome: "rejected",
+      error: "invalid_client",
+      detail: "unknown_client",
+      unknown_client_id_length: swapped.length,
+    });
+  });
+
+  it("writes one line per introspection and revocation, without the token", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    const client = await seedClient({ canIntrospect: true });
+    const token = ((await (await requestToken(client)).json()) as { access_token: string }).access_token;
+    const auth = basicAuth(client.clientId, client.secret);
+    await (await post(new URLSearchParams({ token }), { url: `${ORIGIN}/oauth2/introspect`, auth })).arrayBuffer();
+    await (await post(new URLSearchParams({ token }), { url: `${ORIGIN}/oauth2/revoke`, auth })).arrayBuffer();
+    expect(lines).toHaveLength(3);
+    const [, introspected, revoked] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(introspected).toMatchObject({
+      event: "introspect",
+      outcome: "active",
+      client_id: client.clientId,
+      jti: jose.decodeJwt(token).jti,
+    });
+    expect(revoked).toMatchObject({ event: "revoke", outcome: "revoked", client_id: client.clientId });
+    for (const line of lines) {
+      expect(line).not.toContain(token.split(".")[2] as string);
+      expect(line).not.toContain(client.secret);
+    }
   });
 
   it("can be switched off with AUDIT_LOG=off", async () => {

@@ -67,6 +67,7 @@ describe("requireToken", () => {
       ),
       "alg none": none,
       "other issuer": await sign({ ...claims, iss: "https://evil.example", exp: now + 60 }),
+      "ten-year lifetime (forged with a leaked key)": await sign({ ...claims, exp: now + 10 * 365 * 86_400 }),
     };
     for (const [name, t] of Object.entries(cases)) {
       const res = await callApi("GET", t);

@@ -1,8 +1,11 @@
 /** POST /oauth2/token through the worker's fetch: RFC 6749 §2.3.1, §3.2, §3.3, §4.4, §5.1, §5.2. */
 
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import * as jose from "jose";
 import { describe, expect, it } from "vitest";
 import { setEnabled } from "../../src/clients/lifecycle.ts";
+import worker from "../../src/index.ts";
 import {
   basicAuth,
   decodePart,
@@ -13,7 +16,9 @@ import {
   post,
   putRecord,
   requestToken,
+  type SeededClient,
   seedClient,
+  TOKEN_URL,
 } from "./helpers.ts";
 
 const GRANT = "grant_type=client_credentials";
@@ -25,7 +30,8 @@ async function expectError(res: Response, status: number, error: string): Promis
   expect(res.headers.get("pragma")).toBe("no-cache");
   const body = (await res.json()) as Record<string, unknown>;
   expect(body.error).toBe(error);
-  expect(typeof body.error_description).toBe("string");
+  // RFC 6749 §5.2: error_description is %x20-21 / %x23-5B / %x5D-7E only.
+  expect(body.error_description).toMatch(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/);
   expect(Object.keys(body).sort()).toEqual(["error", "error_description"]);
   return body;
 }
@@ -357,10 +363,39 @@ describe("grant permission (RFC 6749 §5.2 unauthorized_client)", () => {
 });
 
 describe("concurrency", () => {
-  it("serves many simultaneous requests for one uncached client", async () => {
-    const client = await seedClient();
-    const statuses = await Promise.all(Array.from({ length: 25 }, async () => (await requestToken(client)).status));
-    expect(statuses).toEqual(Array(25).fill(200));
+  it("keeps simultaneous requests of different clients apart, cache on and off", async () => {
+    const clients = await Promise.all(
+      ["a", "b", "c", "d"].map((scope) => seedClient({ scopes: [scope], audiences: [`https://${scope}.example`] })),
+    );
+    for (const cacheTtl of ["0", "30"]) {
+      const runs = await Promise.all(
+        Array.from({ length: 40 }, async (_, i) => {
+          const client = clients[i % clients.length] as SeededClient;
+          const res = await worker.fetch(
+            new Request(TOKEN_URL, {
+              method: "POST",
+              headers: { "Content-Type": FORM, Authorization: basicAuth(client.clientId, client.secret) },
+              body: GRANT,
+            }),
+            { ...env, CLIENT_CACHE_TTL: cacheTtl } as typeof env,
+            createExecutionContext(),
+          );
+          const body = (await res.json()) as { access_token: string; scope: string };
+          return { client, status: res.status, body };
+        }),
+      );
+      const jtis = new Set<unknown>();
+      for (const { client, status, body } of runs) {
+        expect(status).toBe(200);
+        const { payload } = await jose.jwtVerify(body.access_token, new TextEncoder().encode(env.TOKEN_SIGNING_KEY));
+        expect(payload.sub).toBe(client.clientId);
+        expect(payload.scope).toBe(client.record.scopes[0]);
+        expect(payload.aud).toBe(client.record.audiences[0]);
+        expect(body.scope).toBe(client.record.scopes[0]);
+        jtis.add(payload.jti);
+      }
+      expect(jtis.size).toBe(runs.length);
+    }
   });
 });
 

@@ -80,3 +80,63 @@ describe("extractCredentials", () => {
     );
   });
 });
+
+describe("throttling key of the source address", () => {
+  it("keys IPv4 by address and IPv6 by its /64 prefix", async () => {
+    const { ipv6Prefix64, sourceIp } = await import("../../../src/http/throttle.ts");
+    const req = (ip: string) => new Request("https://x", { headers: { "CF-Connecting-IP": ip } });
+    expect(sourceIp(req("203.0.113.7"))).toBe("203.0.113.7");
+    expect(sourceIp(req("2001:db8:1:2:aaaa::1"))).toBe("2001:db8:1:2::/64");
+    expect(sourceIp(req("2001:DB8:1:2:ffff:ffff:ffff:ffff"))).toBe("2001:db8:1:2::/64");
+    expect(ipv6Prefix64("2001:db8::1")).toBe("2001:db8:0:0::/64");
+    expect(ipv6Prefix64("::1")).toBe("0:0:0:0::/64");
+    expect(sourceIp(new Request("https://x"))).toBe("unknown");
+  });
+});
+
+describe("readForm body paths", () => {
+  const url = "https://keymint.test/oauth2/token";
+  const type = { "content-type": "application/x-www-form-urlencoded" };
+
+  it("reads a body of known length (Content-Length) and refuses invalid UTF-8 or a declared oversize", async () => {
+    const { readForm } = await import("../../../src/http/form.ts");
+    // As a client such as curl sends it; JavaScript-built requests do not set Content-Length by themselves.
+    const ok = new Request(url, {
+      method: "POST",
+      headers: { ...type, "content-length": "29" },
+      body: "grant_type=client_credentials",
+    });
+    expect((await readForm(ok)).get("grant_type")).toBe("client_credentials");
+    const bad = new Request(url, {
+      method: "POST",
+      headers: { ...type, "content-length": "4" },
+      body: new Uint8Array([0x61, 0x3d, 0xc3, 0x28]),
+    });
+    await expect(readForm(bad)).rejects.toMatchObject({
+      code: "invalid_request",
+      description: "The request body is not valid UTF-8",
+    });
+    const declaredTooLong = new Request(url, {
+      method: "POST",
+      headers: { ...type, "content-length": "20000" },
+      body: "a=1",
+    });
+    await expect(readForm(declaredTooLong)).rejects.toMatchObject({ code: "invalid_request", status: 413 });
+  });
+
+  it("reads a chunked body (no Content-Length) strictly too", async () => {
+    const { readForm } = await import("../../../src/http/form.ts");
+    const stream = (bytes: Uint8Array) =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(bytes);
+          c.close();
+        },
+      });
+    const ok = new Request(url, { method: "POST", headers: type, body: stream(new TextEncoder().encode("a=1")) });
+    expect(ok.headers.get("content-length")).toBeNull();
+    expect((await readForm(ok)).get("a")).toBe("1");
+    const bad = new Request(url, { method: "POST", headers: type, body: stream(new Uint8Array([0x61, 0x3d, 0xff])) });
+    await expect(readForm(bad)).rejects.toMatchObject({ code: "invalid_request" });
+  });
+});
