@@ -40,6 +40,23 @@ export async function importSigningKey(secret: string): Promise<SigningKey> {
   return { kid, cryptoKey, encodedHeader: base64urlEncodeText(JSON.stringify(header)) };
 }
 
+/**
+ * The keys of a multi-line secret such as `TOKEN_VERIFICATION_KEYS`: one per line, CRLF tolerated, blank lines
+ * ignored. Shared by keymint and the resource-server kit so both read the secret the same way.
+ */
+export function parseKeyList(text: string): string[] {
+  return text
+    .split("\n")
+    .map((line) => line.replace(/\r$/, ""))
+    .filter((line) => line.trim() !== "");
+}
+
+/** Imports keys and indexes them by `kid` (a later duplicate of a key replaces the earlier one). */
+export async function importKeysByKid(keys: readonly string[]): Promise<Map<string, SigningKey>> {
+  const imported = await Promise.all(keys.map(importSigningKey));
+  return new Map(imported.map((key) => [key.kid, key]));
+}
+
 /** Signs claims into a compact JWS `header.payload.signature`. */
 export async function signJwt(key: SigningKey, claims: AccessTokenClaims): Promise<string> {
   const signingInput = `${key.encodedHeader}.${base64urlEncodeText(JSON.stringify(claims))}`;

@@ -2,7 +2,7 @@
 
 import { ConfigError } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
-import { importSigningKey, MIN_KEY_LENGTH, type SigningKey } from "./hs256.ts";
+import { importKeysByKid, importSigningKey, MIN_KEY_LENGTH, parseKeyList, type SigningKey } from "./hs256.ts";
 
 export interface Keyring {
   /** Signs every new token. */
@@ -30,15 +30,11 @@ function checkKey(key: string, name: string): void {
 
 async function build(signing: string, verification: string): Promise<Keyring> {
   checkKey(signing, "TOKEN_SIGNING_KEY");
-  const others = verification
-    .split("\n")
-    .map((line) => line.replace(/\r$/, ""))
-    .filter((line) => line.trim() !== "");
+  const others = parseKeyList(verification);
   for (const key of others) checkKey(key, "TOKEN_VERIFICATION_KEYS");
-  const [active, ...rest] = await Promise.all([signing, ...others].map(importSigningKey));
-  const byKid = new Map<string, SigningKey>();
-  for (const key of [active as SigningKey, ...rest]) byKid.set(key.kid, key);
-  return { active: active as SigningKey, byKid };
+  const [active, byKid] = await Promise.all([importSigningKey(signing), importKeysByKid(others)]);
+  byKid.set(active.kid, active);
+  return { active, byKid };
 }
 
 /** The keyring already imported for these secrets, or `undefined` (then call `getKeyring`). */

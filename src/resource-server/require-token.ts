@@ -3,7 +3,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { TTL_MAX } from "../clients/record.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
-import { importSigningKey, MIN_KEY_LENGTH, type SigningKey, verifyJwt } from "../jwt/hs256.ts";
+import { importKeysByKid, MIN_KEY_LENGTH, parseKeyList, type SigningKey, verifyJwt } from "../jwt/hs256.ts";
 
 type FromEnv<T> = T | ((env: Record<string, unknown>) => T);
 
@@ -29,13 +29,7 @@ export type TokenVariables = { token: AccessTokenClaims };
 function defaultKeys(env: Record<string, unknown>): string[] {
   const keys: string[] = [];
   if (typeof env.TOKEN_SIGNING_KEY === "string") keys.push(env.TOKEN_SIGNING_KEY);
-  if (typeof env.TOKEN_VERIFICATION_KEYS === "string") {
-    keys.push(
-      ...env.TOKEN_VERIFICATION_KEYS.split("\n")
-        .map((k) => k.replace(/\r$/, ""))
-        .filter((k) => k.trim() !== ""),
-    );
-  }
+  if (typeof env.TOKEN_VERIFICATION_KEYS === "string") keys.push(...parseKeyList(env.TOKEN_VERIFICATION_KEYS));
   return keys;
 }
 
@@ -46,8 +40,7 @@ let memo: { joined: string; ring: Map<string, SigningKey> } | undefined;
 async function keyring(keys: readonly string[]): Promise<Map<string, SigningKey>> {
   const joined = keys.join("\n");
   if (memo?.joined === joined) return memo.ring;
-  const imported = await Promise.all(keys.map(importSigningKey));
-  const ring = new Map(imported.map((k) => [k.kid, k]));
+  const ring = await importKeysByKid(keys);
   memo = { joined, ring };
   return ring;
 }
