@@ -10,7 +10,6 @@ import { parseArgs } from "node:util";
 import {
   type ClientSettings,
   LifecycleError,
-  newClientRecord,
   revokeTokensBefore,
   rotateSecret,
   setEnabled,
@@ -24,13 +23,8 @@ import {
   RecordError,
   toPublic,
 } from "../src/clients/record.ts";
-import {
-  generateClientId,
-  generateSalt,
-  generateSecret,
-  hashSecretForRecord,
-  secretWeakness,
-} from "../src/clients/secrets.ts";
+import { recordForNewClient } from "../src/clients/register.ts";
+import { generateClientId, generateSecret, hashSecretForRecord, secretWeakness } from "../src/clients/secrets.ts";
 import { parseDuration } from "./duration.ts";
 import { clientDetails, clientTable } from "./format.ts";
 import { CliError, openLocalRegistry, openWranglerRegistry, type Registry } from "./registry.ts";
@@ -252,14 +246,12 @@ async function prepareImport(entries: unknown, now: number): Promise<ClientRecor
       e.quota_per_minute === undefined || e.quota_per_minute === null || typeof e.quota_per_minute === "number",
       "quota_per_minute",
     );
-    const salt = generateSalt();
     try {
       records.push(
-        newClientRecord(
+        await recordForNewClient(
           {
             clientId: id,
-            salt,
-            secretHash: await hashSecretForRecord(e.client_secret, salt),
+            secret: e.client_secret,
             secretExpiresAt: typeof expires === "number" && expires > 0 ? expires : null,
             enabled: (e.enabled as boolean | undefined) ?? true,
             settings: {
@@ -310,12 +302,10 @@ const COMMANDS: Record<string, CommandSpec> = {
       const secret = imported ?? generateSecret();
       const existing = (await ctx.registry.getMany([clientId])).get(clientId) ?? null;
       if (existing !== null) throw new CliError(`client "${clientId}" already exists in the ${ctx.registry.label}`);
-      const salt = generateSalt();
-      const record = newClientRecord(
+      const record = await recordForNewClient(
         {
           clientId,
-          salt,
-          secretHash: await hashSecretForRecord(secret, salt),
+          secret,
           secretExpiresAt: expiryFrom(now, durationOption(values, "secret-expires-in")),
           enabled: values.disabled !== true,
           settings: settings as ClientSettings & { name: string },

@@ -9,8 +9,8 @@
 import { spawn } from "node:child_process";
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import { openLocalRegistry } from "../cli/registry.ts";
-import { newClientRecord } from "../src/clients/lifecycle.ts";
-import { generateClientId, generateSalt, generateSecret, hashSecretForRecord } from "../src/clients/secrets.ts";
+import { recordForNewClient } from "../src/clients/register.ts";
+import { generateClientId, generateSecret } from "../src/clients/secrets.ts";
 import { base64urlEncode } from "../src/util/base64url.ts";
 
 const DEV_VARS = ".dev.vars";
@@ -66,13 +66,11 @@ async function ensureDemoClient(args: string[]): Promise<void> {
     }
     const clientId = generateClientId();
     const secret = generateSecret();
-    const salt = generateSalt();
     const now = Math.floor(Date.now() / 1000);
-    const record = newClientRecord(
+    const record = await recordForNewClient(
       {
         clientId,
-        salt,
-        secretHash: await hashSecretForRecord(secret, salt),
+        secret,
         secretExpiresAt: null,
         settings: { name: "demo", scopes: ["read", "write"] },
       },

@@ -6,9 +6,8 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
-import { newClientRecord } from "../../src/clients/lifecycle.ts";
 import { clientKey } from "../../src/clients/record.ts";
-import { generateSalt, hashSecretForRecord } from "../../src/clients/secrets.ts";
+import { recordForNewClient } from "../../src/clients/register.ts";
 
 export interface Credentials {
   clientId: string;
@@ -35,12 +34,10 @@ export function basicAuthorization(credentials: Credentials): string {
 /** The KV key and JSON value of client `index`, as the real CLI would store it. */
 export async function benchRecord(seed: string, index: number, now: number): Promise<[key: string, value: string]> {
   const { clientId, secret } = benchCredentials(seed, index);
-  const salt = generateSalt();
-  const record = newClientRecord(
+  const record = await recordForNewClient(
     {
       clientId,
-      salt,
-      secretHash: await hashSecretForRecord(secret, salt),
+      secret,
       secretExpiresAt: null,
       settings: { name: `bench client ${index}`, scopes: ["read", "write"] },
     },

@@ -1,9 +1,10 @@
 /** Shared test helpers: seed clients through the CLI's own code, build RFC-conformant requests. */
 
 import { env, exports } from "cloudflare:workers";
-import { type ClientSettings, newClientRecord } from "../../src/clients/lifecycle.ts";
+import type { ClientSettings } from "../../src/clients/lifecycle.ts";
 import { type ClientRecord, clientKey } from "../../src/clients/record.ts";
-import { generateClientId, generateSalt, generateSecret, hashSecretForRecord } from "../../src/clients/secrets.ts";
+import { recordForNewClient } from "../../src/clients/register.ts";
+import { generateClientId, generateSecret } from "../../src/clients/secrets.ts";
 
 export const ORIGIN = "http://keymint.test";
 export const TOKEN_URL = `${ORIGIN}/oauth2/token`;
@@ -30,13 +31,11 @@ export function nowSeconds(): number {
 export async function seedClient(options: SeedOptions = {}): Promise<SeededClient> {
   const clientId = options.clientId ?? generateClientId();
   const secret = options.secret ?? generateSecret();
-  const salt = generateSalt();
   const { clientId: _id, secret: _s, secretExpiresAt, enabled, ...settings } = options;
-  const record = newClientRecord(
+  const record = await recordForNewClient(
     {
       clientId,
-      salt,
-      secretHash: await hashSecretForRecord(secret, salt),
+      secret,
       secretExpiresAt: secretExpiresAt ?? null,
       enabled: enabled ?? true,
       settings: { name: "test client", scopes: ["read", "write"], ...settings },

@@ -1,15 +1,10 @@
 /** Client records, secrets and constant-work verification (pure, fixed clock). */
 
 import { describe, expect, it } from "vitest";
-import { newClientRecord, rotateSecret, setEnabled, updateClient } from "../../../src/clients/lifecycle.ts";
+import { rotateSecret, setEnabled, updateClient } from "../../../src/clients/lifecycle.ts";
 import { parseRecord, RecordError, toPublic } from "../../../src/clients/record.ts";
-import {
-  generateClientId,
-  generateSalt,
-  generateSecret,
-  hashSecretForRecord,
-  secretWeakness,
-} from "../../../src/clients/secrets.ts";
+import { recordForNewClient } from "../../../src/clients/register.ts";
+import { generateClientId, generateSecret, secretWeakness } from "../../../src/clients/secrets.ts";
 import type { PreparedClient } from "../../../src/clients/store.ts";
 import { verifyClientSecret, verifyWork } from "../../../src/clients/verify.ts";
 import { base64Decode } from "../../../src/util/base64url.ts";
@@ -17,12 +12,10 @@ import { base64Decode } from "../../../src/util/base64url.ts";
 const NOW = 1_800_000_000;
 
 async function make(secret: string, expiresAt: number | null = null) {
-  const salt = generateSalt();
-  return newClientRecord(
+  return recordForNewClient(
     {
       clientId: "c1",
-      salt,
-      secretHash: await hashSecretForRecord(secret, salt),
+      secret,
       secretExpiresAt: expiresAt,
       settings: { name: "c1" },
     },
