@@ -7,7 +7,7 @@ import { type ClientStore, CorruptRecordError, type PreparedClient } from "../cl
 import { verifyClientSecret } from "../clients/verify.ts";
 import { log } from "../log.ts";
 import { invalidClient, invalidRequest } from "../oauth/errors.ts";
-import { base64Decode, UTF8_STRICT } from "../util/base64url.ts";
+import { base64Decode, isBase64Text, UTF8_STRICT } from "../util/base64url.ts";
 import { type FormParams, formDecode } from "./form.ts";
 
 export type AuthMethod = "client_secret_basic" | "client_secret_post";
@@ -23,12 +23,11 @@ export type CredentialsResult =
   | { kind: "credentials"; credentials: PresentedCredentials }
   | { kind: "none"; usedAuthorizationHeader: boolean };
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const ASCII = /^[\x00-\x7f]*$/;
 
 /** Base64 of UTF-8 text to the text; throws when either layer is malformed. */
 function decodeBase64Text(token: string): string {
-  if (!BASE64.test(token) || token.length % 4 === 1) throw new Error("not base64");
+  if (!isBase64Text(token, "base64")) throw new Error("not base64");
   // Credentials are nearly always ASCII, whose Latin-1 reading (atob) is already the text: no buffer needed.
   const binary = atob(token);
   if (ASCII.test(binary)) return binary;

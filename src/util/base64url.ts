@@ -25,11 +25,17 @@ export function base64urlEncode(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+/**
+ * Whether `text` is well-formed base64 (padding optional) or unpadded base64url: only the alphabet's
+ * characters (no whitespace, which decoders would skip) and a length a decoder can complete.
+ */
+export function isBase64Text(text: string, alphabet: "base64" | "base64url"): boolean {
+  return (alphabet === "base64url" ? B64URL_TEXT : B64_TEXT).test(text) && text.length % 4 !== 1;
+}
+
 /** Decodes base64 (`alphabet: "base64"`, padding optional) or unpadded base64url; `null` when malformed. */
 export function base64Decode(text: string, alphabet: "base64" | "base64url"): Uint8Array | null {
-  // fromBase64 alone would skip ASCII whitespace; the pattern keeps decoding strict on both paths.
-  if (alphabet === "base64url" ? !B64URL_TEXT.test(text) : !B64_TEXT.test(text)) return null;
-  if (text.length % 4 === 1) return null;
+  if (!isBase64Text(text, alphabet)) return null;
   try {
     if (NATIVE_DECODE) {
       return (Uint8Array as Base64Constructor).fromBase64!(text, { alphabet, lastChunkHandling: "loose" });
