@@ -45,10 +45,9 @@ function knownClient(audit: Audit, clientId: string): void {
  */
 export async function authenticate(exchange: Exchange): Promise<{ client: PreparedClient; method: AuthMethod }> {
   const { credentials, env, request } = exchange;
-  const ip = sourceIp(request);
   const clientId = credentials.kind === "credentials" ? credentials.credentials.clientId : undefined;
   const nowMs = Date.now();
-  refuseIfBlocked(ip, clientId, nowMs);
+  refuseIfBlocked(request, clientId, nowMs);
   try {
     const result = await authenticateClient(credentials, exchange.ctx.store, exchange.ctx.now);
     knownClient(exchange.audit, result.client.record.client_id);
@@ -66,7 +65,7 @@ export async function authenticate(exchange: Exchange): Promise<{ client: Prepar
     }
     if (clientId !== undefined && err instanceof OAuthError && err.code === "invalid_client") {
       // An id that cannot exist is counted against the source only: it must not become a limiter key.
-      await countFailure(env, ip, isValidClientId(clientId) ? clientId : undefined, nowMs);
+      await countFailure(env, sourceIp(request), isValidClientId(clientId) ? clientId : undefined, nowMs);
     }
     throw err;
   }
