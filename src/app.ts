@@ -4,6 +4,7 @@ import { Hono } from "hono/tiny";
 import type { KeymintEnv } from "./env.ts";
 import { errorResponse, methodNotAllowed, toOAuthError } from "./http/errors.ts";
 import { introspectionEndpoint } from "./http/introspect.ts";
+import { jwksEndpoint } from "./http/jwks.ts";
 import { metadataEndpoint } from "./http/metadata.ts";
 import { revocationEndpoint } from "./http/revoke.ts";
 import { tokenEndpoint } from "./http/token.ts";
@@ -16,6 +17,7 @@ app.post("/oauth2/token", (c) => tokenEndpoint(c.req.raw, c.env));
 app.post("/oauth2/introspect", (c) => introspectionEndpoint(c.req.raw, c.env));
 app.post("/oauth2/revoke", (c) => revocationEndpoint(c.req.raw, c.env));
 app.get("/.well-known/oauth-authorization-server", (c) => metadataEndpoint(c.req.raw, c.env));
+app.get("/.well-known/jwks.json", (c) => jwksEndpoint(c.req.raw, c.env));
 
 /** Methods each known path accepts, for the 405 `Allow` header. */
 const ALLOWED: Readonly<Record<string, string>> = {
@@ -23,6 +25,7 @@ const ALLOWED: Readonly<Record<string, string>> = {
   "/oauth2/introspect": "POST",
   "/oauth2/revoke": "POST",
   "/.well-known/oauth-authorization-server": "GET, HEAD",
+  "/.well-known/jwks.json": "GET, HEAD",
 };
 
 app.notFound((c) => {

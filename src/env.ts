@@ -3,6 +3,10 @@
 export interface KeymintEnv extends Env {
   /** Retired-but-still-valid HMAC keys, one per line (see README "Signing key rotation"). */
   TOKEN_VERIFICATION_KEYS?: string;
+  /** A private JWK (ES256, EdDSA or RS256) that signs access tokens instead of TOKEN_SIGNING_KEY. */
+  TOKEN_SIGNING_JWK?: string;
+  /** A JWKS of retired (or upcoming) key-pair keys whose tokens are still accepted and whose public parts are published. */
+  TOKEN_VERIFICATION_JWKS?: string;
   /** Space-separated scopes to advertise in the metadata (`scopes_supported`). */
   SCOPES_SUPPORTED?: string;
   /** `off` silences the per-request audit log. */

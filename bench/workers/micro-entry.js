@@ -4,7 +4,8 @@
 // signatures (HotPath) and the orchestrator checks the results at run time.
 import { verifyClientSecret } from "../../src/clients/verify.ts";
 import { tokenEndpoint } from "../../src/http/token.ts";
-import { importSigningKey, signJwt } from "../../src/jwt/hs256.ts";
+import { importHmacKey as importSigningKey } from "../../src/jwt/keys.ts";
+import { signJwt } from "../../src/jwt/sign.ts";
 import { microWorker } from "./micro.ts";
 
 export default microWorker({ verifyClientSecret, importSigningKey, signJwt, tokenEndpoint });

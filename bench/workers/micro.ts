@@ -24,7 +24,7 @@ import type { AccessTokenClaims } from "../../src/jwt/claims.ts";
 import { decideClientCredentials } from "../../src/oauth/client-credentials.ts";
 import { base64Decode } from "../../src/util/base64url.ts";
 
-/** The hot-path functions, as declared in src/clients/verify.ts and src/jwt/hs256.ts. */
+/** The hot-path functions, as declared in src/clients/verify.ts, src/jwt/keys.ts and src/jwt/sign.ts. */
 export interface HotPath<Key> {
   verifyClientSecret(client: PreparedClient | null, presentedSecret: string, now: number): Promise<{ ok: boolean }>;
   importSigningKey(secret: string): Promise<Key>;

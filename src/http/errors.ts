@@ -4,6 +4,7 @@ import { StoreUnavailableError } from "../clients/store.ts";
 import { ConfigError } from "../config.ts";
 import { log } from "../log.ts";
 import { OAuthError, serverError, temporarilyUnavailable } from "../oauth/errors.ts";
+import { RemoteFetchError } from "../remote/fetch-json.ts";
 
 /** Realm of the `WWW-Authenticate: Basic` challenge (RFC 7617). */
 export const BASIC_CHALLENGE = 'Basic realm="keymint", charset="UTF-8"';
@@ -32,8 +33,8 @@ export function errorResponse(err: OAuthError): Response {
 }
 
 /**
- * Turns anything thrown while serving into an `OAuthError`: registry faults become 503
- * `temporarily_unavailable`, configuration mistakes and bugs become 500 `server_error` with one log line
+ * Turns anything thrown while serving into an `OAuthError`: registry faults and unreachable outside documents
+ * (JWKS, discovery) become 503 `temporarily_unavailable`, configuration mistakes and bugs become 500 `server_error` with one log line
  * that says what to fix.
  */
 export function toOAuthError(err: unknown, route: string): OAuthError {
@@ -43,6 +44,15 @@ export function toOAuthError(err: unknown, route: string): OAuthError {
       route,
       cause: err.message,
       fix: "check Workers KV status; the client retries after Retry-After",
+    });
+    return temporarilyUnavailable(err.message);
+  }
+  if (err instanceof RemoteFetchError) {
+    log("error", "remote_document_unavailable", {
+      route,
+      url: err.url,
+      cause: err.message,
+      fix: "check that this JWKS or OpenID Connect discovery URL answers 200 with JSON over https; the client retries after Retry-After",
     });
     return temporarilyUnavailable(err.message);
   }

@@ -3,8 +3,8 @@
 import { CorruptRecordError } from "../clients/store.ts";
 import { requireClientsBinding } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
+import { verifyAccessTokenJws } from "../jwt/access-token.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
-import { verifyJwt } from "../jwt/hs256.ts";
 import type { Keyring } from "../jwt/keyring.ts";
 import { type InactiveReason, inactiveReason } from "../oauth/token-state.ts";
 import { isRevoked } from "../tokens/revocation-store.ts";
@@ -15,7 +15,7 @@ export type Inspection =
   | { active: false; reason: InactiveReason; claims?: AccessTokenClaims };
 
 /**
- * Signature (HS256 only, key by `kid`), then time, issuer, the client's current state and the revocation
+ * Signature (by `kid`, with that key's own algorithm only), then time, issuer, the client's current state and the revocation
  * list. Every failure is just "inactive"; the reason is for logs.
  */
 export async function inspectToken(
@@ -24,7 +24,7 @@ export async function inspectToken(
   env: KeymintEnv,
   keyring: Keyring,
 ): Promise<Inspection> {
-  const verified = await verifyJwt(token, keyring.byKid);
+  const verified = await verifyAccessTokenJws(token, keyring.byKid);
   if (!verified.ok) return { active: false, reason: verified.error };
   const { claims } = verified;
   let client = null;

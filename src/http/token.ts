@@ -1,7 +1,7 @@
 /** RFC 6749 §4.4 token endpoint: read form → authenticate client → decide (pure) → sign → JSON. */
 
 import type { KeymintEnv } from "../env.ts";
-import { signJwt } from "../jwt/hs256.ts";
+import { signJwt } from "../jwt/sign.ts";
 import { decideClientCredentials } from "../oauth/client-credentials.ts";
 import { invalidRequest, OAuthError } from "../oauth/errors.ts";
 import { authenticate, openExchange, serveAudited } from "./authenticated.ts";

@@ -13,13 +13,6 @@ export interface AccessTokenClaims {
   scope?: string;
 }
 
-/** The header every keymint token carries (RFC 9068 §2.1). */
-export interface AccessTokenHeader {
-  alg: "HS256";
-  typ: "at+jwt";
-  kid: string;
-}
-
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -7,6 +7,7 @@ export interface AuthorizationServerMetadata {
   token_endpoint: string;
   introspection_endpoint: string;
   revocation_endpoint: string;
+  jwks_uri: string;
   grant_types_supported: string[];
   response_types_supported: string[];
   token_endpoint_auth_methods_supported: string[];
@@ -22,6 +23,7 @@ export function metadataFor(issuer: string, scopesSupported: string[] | null): A
     token_endpoint: `${issuer}/oauth2/token`,
     introspection_endpoint: `${issuer}/oauth2/introspect`,
     revocation_endpoint: `${issuer}/oauth2/revoke`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
     grant_types_supported: ["client_credentials"],
     // No authorization endpoint: RFC 8414 requires the member, and no response type is supported.
     response_types_supported: [],

@@ -1,18 +1,24 @@
 /**
  * keymint's resource-server kit: a Hono middleware that other Workers use to accept keymint access tokens,
- * verifying them locally with the shared HMAC key (no call to keymint per request).
+ * verifying them locally (no call to keymint per request) with keymint's public JWKS (key-pair signing, no
+ * secret needed) or with the shared HMAC key.
  *
  *     import { requireToken } from "keymint/resource-server";
- *     app.get("/reports", requireToken({ issuer: "https://auth.example.com", audience: "https://api.example.com", scopes: ["read"] }), handler);
+ *     app.get("/reports", requireToken({ issuer: "https://auth.example.com", audience: "https://api.example.com",
+ *       jwksUrl: "https://auth.example.com/.well-known/jwks.json", scopes: ["read"] }), handler);
  *
  * Local verification checks signature, `typ`, `alg`, `kid`, `exp`, `iss`, `aud` and scopes. It cannot see a
  * revocation, a disabled client or `revoke-tokens`; where those must take effect before the token expires,
  * call keymint's introspection endpoint instead (see README "Resource servers").
  */
 
+export type { KeyLookup } from "../jwt/access-token.ts";
 export type { AccessTokenClaims } from "../jwt/claims.ts";
 export {
   bearerChallenge,
+  type FetcherLike,
+  hmacKeyLookup,
+  jwksKeyLookup,
   type RequireTokenOptions,
   requireToken,
   type TokenVariables,

@@ -1,11 +1,21 @@
-/** Bearer token verification for resource servers (RFC 6750, RFC 9068 §4). */
+/** Access-token verification for resource servers (RFC 6750, RFC 9068 §4): HMAC keys or keymint's JWKS. */
 
 import type { Context, MiddlewareHandler } from "hono";
 import { TTL_MAX } from "../clients/record.ts";
+import { type KeyLookup, verifyAccessTokenJws } from "../jwt/access-token.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
-import { importKeysByKid, MIN_KEY_LENGTH, parseKeyList, type SigningKey, verifyJwt } from "../jwt/hs256.ts";
+import { TOKEN_SIGNING_ALGS } from "../jwt/jwk.ts";
+import { importHmacKeysByKid, MIN_KEY_LENGTH, parseKeyList, type VerificationKey } from "../jwt/keys.ts";
+import { RemoteFetchError, remoteUrlProblem } from "../remote/fetch-json.ts";
+import { remoteKeySet } from "../remote/key-set.ts";
 
-type FromEnv<T> = T | ((env: Record<string, unknown>) => T);
+type Env = Record<string, unknown>;
+type FromEnv<T> = T | ((env: Env) => T);
+
+/** Anything with a `fetch` method: a service binding to keymint, or `globalThis`. */
+export interface FetcherLike {
+  fetch(request: Request): Promise<Response>;
+}
 
 export interface RequireTokenOptions {
   /** Expected `iss`: keymint's issuer (its ISSUER var or public origin). */
@@ -15,10 +25,18 @@ export interface RequireTokenOptions {
   /** Scopes the token must all carry. */
   scopes?: readonly string[];
   /**
-   * HMAC keys to verify with. Default: the Worker's own `TOKEN_SIGNING_KEY` plus `TOKEN_VERIFICATION_KEYS`
-   * (one per line), i.e. the same secrets keymint uses, set with `wrangler secret put`.
+   * Key-pair mode: keymint's `jwks_uri` (`https://auth.example.com/.well-known/jwks.json`). The JWK Set is fetched
+   * and cached per isolate (honouring `Cache-Control`, refetched on an unknown `kid` at most once a minute), so
+   * the API holds no secret at all. When set, `keys` is not used.
    */
-  keys?: (env: Record<string, unknown>) => readonly string[];
+  jwksUrl?: FromEnv<string>;
+  /** How to fetch the JWKS in key-pair mode; default the global `fetch`. E.g. `(env) => env.KEYMINT` (service binding). */
+  fetcher?: (env: Env) => FetcherLike | undefined;
+  /**
+   * HMAC mode: the keys to verify with. Default: the Worker's own `TOKEN_SIGNING_KEY` plus
+   * `TOKEN_VERIFICATION_KEYS` (one per line), i.e. the same secrets keymint uses, set with `wrangler secret put`.
+   */
+  keys?: (env: Env) => readonly string[];
   /** Seconds of clock skew tolerated on `exp` and `iat` (default 30). */
   clockTolerance?: number;
 }
@@ -26,7 +44,7 @@ export interface RequireTokenOptions {
 /** Hono variables set by `requireToken`: the verified claims under `token`. */
 export type TokenVariables = { token: AccessTokenClaims };
 
-function defaultKeys(env: Record<string, unknown>): string[] {
+function defaultKeys(env: Env): string[] {
   const keys: string[] = [];
   if (typeof env.TOKEN_SIGNING_KEY === "string") keys.push(env.TOKEN_SIGNING_KEY);
   if (typeof env.TOKEN_VERIFICATION_KEYS === "string") keys.push(...parseKeyList(env.TOKEN_VERIFICATION_KEYS));
@@ -34,15 +52,22 @@ function defaultKeys(env: Record<string, unknown>): string[] {
 }
 
 // Kept as a value, not a promise: workerd forbids awaiting one request's promise from another request.
-let memo: { joined: string; ring: Map<string, SigningKey> } | undefined;
+let memo: { joined: string; ring: Map<string, VerificationKey> } | undefined;
 
-/** Imports the keys once per isolate (per distinct key set). */
-async function keyring(keys: readonly string[]): Promise<Map<string, SigningKey>> {
+/** Imports HMAC keys once per isolate (per distinct key set). */
+export async function hmacKeyLookup(keys: readonly string[]): Promise<KeyLookup> {
   const joined = keys.join("\n");
   if (memo?.joined === joined) return memo.ring;
-  const ring = await importKeysByKid(keys);
+  const ring = await importHmacKeysByKid(keys);
   memo = { joined, ring };
   return ring;
+}
+
+/** A lookup into a remote JWK Set of keymint's public keys (ES256, EdDSA, RS256), cached per isolate. */
+export function jwksKeyLookup(jwksUrl: string, fetcher?: FetcherLike): KeyLookup {
+  const set = remoteKeySet(jwksUrl, { algorithms: TOKEN_SIGNING_ALGS });
+  const fetch = fetcher === undefined ? undefined : (request: Request) => fetcher.fetch(request);
+  return (kid, alg) => set.key(kid, alg, fetch);
 }
 
 export type VerifyOutcome =
@@ -53,7 +78,7 @@ export type VerifyOutcome =
 export async function verifyAccessToken(
   token: string,
   expect: {
-    keys: readonly string[];
+    keys: KeyLookup;
     issuer: string;
     audience: string;
     scopes?: readonly string[];
@@ -67,7 +92,7 @@ export async function verifyAccessToken(
     error: "invalid_token",
     description,
   });
-  const verified = await verifyJwt(token, await keyring(expect.keys));
+  const verified = await verifyAccessTokenJws(token, expect.keys);
   if (!verified.ok) return invalid("The access token is invalid");
   const { claims } = verified;
   const tolerance = expect.clockTolerance ?? 30;
@@ -104,38 +129,55 @@ export function bearerChallenge(
   return `Bearer ${params.join(", ")}`;
 }
 
-function resolve<T>(value: FromEnv<T>, env: Record<string, unknown>): T {
-  return typeof value === "function" ? (value as (env: Record<string, unknown>) => T)(env) : value;
+function resolve<T>(value: FromEnv<T>, env: Env): T {
+  return typeof value === "function" ? (value as (env: Env) => T)(env) : value;
 }
 
-function deny(c: Context, status: 401 | 403 | 500, challenge: string | null, body: Record<string, string>): Response {
+function deny(
+  c: Context,
+  status: 401 | 403 | 500 | 503,
+  challenge: string | null,
+  body: Record<string, string>,
+): Response {
   const headers: Record<string, string> = {
     "Content-Type": "application/json; charset=utf-8",
     "Cache-Control": "no-store",
   };
   if (challenge !== null) headers["WWW-Authenticate"] = challenge;
+  if (status === 503) headers["Retry-After"] = "5";
   return c.body(JSON.stringify(body), status, headers);
+}
+
+function misconfigured(c: Context, fix: string): Response {
+  console.error(JSON.stringify({ level: "error", event: "resource_server_misconfigured", fix }));
+  return deny(c, 500, null, { error: "server_error", error_description: "Token verification is not configured" });
 }
 
 /**
  * Hono middleware accepting only requests with a valid keymint access token (`Authorization: Bearer`):
  * 401 `invalid_token` for a missing, forged, expired or foreign token; 403 `insufficient_scope` when a
- * required scope is missing. On success the claims are available as `c.get("token")`.
+ * required scope is missing; 503 when keymint's JWKS cannot be fetched and no copy is cached. On success the
+ * claims are available as `c.get("token")`.
  */
 export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ Variables: TokenVariables }> {
   return async function requireKeymintToken(c, next) {
-    const env = (c.env ?? {}) as Record<string, unknown>;
+    const env = (c.env ?? {}) as Env;
     const audience = resolve(options.audience, env);
-    const keys = (options.keys ?? defaultKeys)(env);
-    if (keys.length === 0 || keys.some((k) => k.length < MIN_KEY_LENGTH)) {
-      console.error(
-        JSON.stringify({
-          level: "error",
-          event: "resource_server_misconfigured",
-          fix: "set the same TOKEN_SIGNING_KEY as keymint with `wrangler secret put TOKEN_SIGNING_KEY`",
-        }),
-      );
-      return deny(c, 500, null, { error: "server_error", error_description: "Token verification is not configured" });
+    let keys: KeyLookup;
+    if (options.jwksUrl !== undefined) {
+      const jwksUrl = resolve(options.jwksUrl, env);
+      const problem = typeof jwksUrl === "string" ? remoteUrlProblem(jwksUrl) : "it is missing";
+      if (problem !== null) return misconfigured(c, `set jwksUrl to keymint's jwks_uri: ${problem}`);
+      keys = jwksKeyLookup(jwksUrl, options.fetcher?.(env));
+    } else {
+      const secrets = (options.keys ?? defaultKeys)(env);
+      if (secrets.length === 0 || secrets.some((k) => k.length < MIN_KEY_LENGTH)) {
+        return misconfigured(
+          c,
+          "set the same TOKEN_SIGNING_KEY as keymint with `wrangler secret put TOKEN_SIGNING_KEY`, or use jwksUrl",
+        );
+      }
+      keys = await hmacKeyLookup(secrets);
     }
     const match = /^Bearer\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(c.req.header("authorization") ?? "");
     if (match === null) {
@@ -144,17 +186,34 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
         error_description: "A Bearer access token is required",
       });
     }
-    const outcome = await verifyAccessToken(
-      match[1] as string,
-      {
-        keys,
-        issuer: resolve(options.issuer, env),
-        audience,
-        scopes: options.scopes ?? [],
-        clockTolerance: options.clockTolerance ?? 30,
-      },
-      Math.floor(Date.now() / 1000),
-    );
+    let outcome: VerifyOutcome;
+    try {
+      outcome = await verifyAccessToken(
+        match[1] as string,
+        {
+          keys,
+          issuer: resolve(options.issuer, env),
+          audience,
+          scopes: options.scopes ?? [],
+          clockTolerance: options.clockTolerance ?? 30,
+        },
+        Math.floor(Date.now() / 1000),
+      );
+    } catch (err) {
+      if (!(err instanceof RemoteFetchError)) throw err;
+      console.error(
+        JSON.stringify({
+          level: "error",
+          event: "jwks_unavailable",
+          cause: err.message,
+          fix: "check that keymint's jwks_uri answers from this Worker (or pass a service binding as fetcher)",
+        }),
+      );
+      return deny(c, 503, null, {
+        error: "temporarily_unavailable",
+        error_description: "The token signing keys cannot be fetched, retry later",
+      });
+    }
     if (!outcome.ok) {
       const scope = outcome.error === "insufficient_scope" ? options.scopes : undefined;
       return deny(c, outcome.status, bearerChallenge(audience, outcome.error, outcome.description, scope), {

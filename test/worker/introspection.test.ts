@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { revokeTokensBefore, setEnabled } from "../../src/clients/lifecycle.ts";
 import { clientKey } from "../../src/clients/record.ts";
 import worker from "../../src/index.ts";
-import { deriveKid } from "../../src/jwt/hs256.ts";
+import { deriveKid } from "../../src/jwt/keys.ts";
 import {
   basicAuth,
   FORM,
@@ -283,6 +283,7 @@ describe("metadata (RFC 8414)", () => {
       token_endpoint: `${ORIGIN}/oauth2/token`,
       introspection_endpoint: `${ORIGIN}/oauth2/introspect`,
       revocation_endpoint: `${ORIGIN}/oauth2/revoke`,
+      jwks_uri: `${ORIGIN}/.well-known/jwks.json`,
       grant_types_supported: ["client_credentials"],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: methods,

@@ -5,7 +5,7 @@ import { env } from "cloudflare:workers";
 import * as jose from "jose";
 import { describe, expect, it } from "vitest";
 import api, { type ApiEnv } from "../../examples/resource-server/src/index.ts";
-import { deriveKid } from "../../src/jwt/hs256.ts";
+import { deriveKid } from "../../src/jwt/keys.ts";
 import { nowSeconds, ORIGIN, requestToken, seedClient } from "./helpers.ts";
 
 const AUDIENCE = "https://api.example.com";

@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import * as jose from "jose";
 import { describe, expect, it } from "vitest";
-import { deriveKid } from "../../../src/jwt/hs256.ts";
+import { deriveKid } from "../../../src/jwt/keys.ts";
 import { ORIGIN, post, requestToken, seedClient } from "../helpers.ts";
 
 const key = () => new TextEncoder().encode(env.TOKEN_SIGNING_KEY);
