@@ -153,15 +153,16 @@ export async function importSigningJwk(jwk: Jwk): Promise<KeyPairKeys> {
 
 /**
  * Imports the public part of a JWK (private members, if any, are ignored) for verification with one algorithm
- * out of `allowed`. `kid` is required when `requireKidMember` (keymint's own keys); otherwise a missing one is
- * the empty string.
+ * out of `allowed`. keymint's own keys must name their `kid` and `alg` (`strict`); an outside key set may leave
+ * them out (then `kid` is "" and the algorithm is inferred from the key type, see `algorithmOf`).
  */
 export async function importVerificationJwk(
   jwk: Jwk,
   allowed: readonly AsymmetricAlg[],
-  requireKidMember: boolean,
+  strict: boolean,
 ): Promise<{ key: VerificationKey; publicJwk: PublicJwk }> {
-  const kid = requireKidMember ? requireKid(jwk) : typeof jwk.kid === "string" ? jwk.kid : "";
+  const kid = strict ? requireKid(jwk) : typeof jwk.kid === "string" ? jwk.kid : "";
+  if (strict && jwk.alg === undefined) throw new JwkError(`it has no "alg" (one of ${allowed.join(", ")})`);
   const alg = algorithmOf(jwk, allowed);
   if (alg === null) {
     throw new JwkError(

@@ -3,13 +3,20 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import * as jose from "jose";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import api, { type ApiEnv } from "../../examples/resource-server/src/index.ts";
+import worker from "../../src/index.ts";
 import { deriveKid } from "../../src/jwt/keys.ts";
-import { nowSeconds, ORIGIN, requestToken, seedClient } from "./helpers.ts";
+import { keySetStats } from "../../src/remote/key-set.ts";
+import { basicAuth, FORM, nowSeconds, ORIGIN, requestToken, seedClient } from "./helpers.ts";
 
 const AUDIENCE = "https://api.example.com";
-const apiEnv: ApiEnv = { KEYMINT_ISSUER: ORIGIN, API_AUDIENCE: AUDIENCE, TOKEN_SIGNING_KEY: env.TOKEN_SIGNING_KEY };
+const apiEnv: ApiEnv = {
+  KEYMINT_ISSUER: ORIGIN,
+  API_AUDIENCE: AUDIENCE,
+  KEYMINT_JWKS_URL: "",
+  TOKEN_SIGNING_KEY: env.TOKEN_SIGNING_KEY,
+};
 
 async function token(scopes: string[], audiences = [AUDIENCE]): Promise<string> {
   const client = await seedClient({ scopes, audiences });
@@ -30,7 +37,7 @@ async function callApi(method: string, bearer: string | null, envOverride: Parti
   };
 }
 
-describe("requireToken", () => {
+describe("requireToken with the shared HMAC key", () => {
   it("admits a keymint token with the required scope and exposes its claims", async () => {
     const res = await callApi("GET", await token(["read"]));
     expect(res.status).toBe(200);
@@ -91,5 +98,137 @@ describe("requireToken", () => {
   it("fails closed with 500 when no key is configured", async () => {
     const res = await callApi("GET", await token(["read"]), { TOKEN_SIGNING_KEY: "" });
     expect(res.status).toBe(500);
+  });
+});
+
+describe("requireToken with keymint's JWKS (key-pair mode, no secret in the API)", async () => {
+  const signing = await jose.generateKeyPair("ES256", { extractable: true });
+  const kid = "es-1";
+  const jwk = { ...(await jose.exportJWK(signing.privateKey)), kid, alg: "ES256" };
+  const keymintSecrets = { TOKEN_SIGNING_JWK: JSON.stringify(jwk) };
+  let fetches = 0;
+  /** A service binding to keymint (signing with the ES256 key above), counting the JWKS fetches. */
+  const binding = {
+    async fetch(request: Request) {
+      fetches++;
+      return worker.fetch(request, { ...env, ...keymintSecrets } as typeof env, createExecutionContext());
+    },
+  };
+
+  async function es256Token(scopes: string[]): Promise<string> {
+    const client = await seedClient({ scopes, audiences: [AUDIENCE] });
+    const res = await worker.fetch(
+      new Request(`${ORIGIN}/oauth2/token`, {
+        method: "POST",
+        headers: { "Content-Type": FORM, Authorization: basicAuth(client.clientId, client.secret) },
+        body: "grant_type=client_credentials",
+      }),
+      { ...env, ...keymintSecrets } as typeof env,
+      createExecutionContext(),
+    );
+    return ((await res.json()) as { access_token: string }).access_token;
+  }
+
+  /** The example API in key-pair mode; each test uses its own JWKS URL so caches never meet. */
+  function jwksApi(url: string) {
+    return (method: string, bearer: string) =>
+      callApi(method, bearer, { KEYMINT_JWKS_URL: url, KEYMINT: binding, TOKEN_SIGNING_KEY: undefined });
+  }
+
+  it("accepts keymint's ES256 tokens and rejects HS256, forged and foreign ones", async () => {
+    const call = jwksApi(`https://keymint.test/.well-known/jwks.json?case=accept`);
+    const es256 = await es256Token(["read"]);
+    expect(jose.decodeProtectedHeader(es256)).toMatchObject({ alg: "ES256", kid });
+    const ok = await call("GET", es256);
+    expect(ok.status).toBe(200);
+    expect(ok.body.reports).toEqual(["q1", "q2"]);
+    expect((await call("POST", es256)).status).toBe(403);
+    const now = nowSeconds();
+    const claims = { iss: ORIGIN, sub: "c", client_id: "c", aud: AUDIENCE, scope: "read", iat: now, exp: now + 60 };
+    const other = await jose.generateKeyPair("ES256");
+    const rejected = {
+      "an HS256 token (the API holds no HMAC key)": await token(["read"]),
+      "signed by another key under keymint's kid": await new jose.SignJWT(claims)
+        .setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid })
+        .sign(other.privateKey),
+      "HS256 'signed' with keymint's public key": await new jose.SignJWT(claims)
+        .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid })
+        .sign(new TextEncoder().encode(JSON.stringify(await jose.exportJWK(signing.publicKey)))),
+      "another issuer": await new jose.SignJWT({ ...claims, iss: "https://evil.example" })
+        .setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid })
+        .sign(signing.privateKey),
+    };
+    for (const [name, t] of Object.entries(rejected)) {
+      const res = await call("GET", t);
+      expect(res.status, name).toBe(401);
+      expect(res.challenge, name).toMatch(/error="invalid_token"/);
+    }
+  });
+
+  it("fetches the JWKS once for many requests and refetches an unknown kid at most once a minute", async () => {
+    const call = jwksApi(`https://keymint.test/.well-known/jwks.json?case=cache`);
+    const token = await es256Token(["read"]);
+    fetches = 0;
+    for (let i = 0; i < 5; i++) expect((await call("GET", token)).status).toBe(200);
+    expect(fetches).toBe(1);
+    const now = nowSeconds();
+    const unknown = await new jose.SignJWT({
+      iss: ORIGIN,
+      aud: AUDIENCE,
+      sub: "c",
+      client_id: "c",
+      iat: now,
+      exp: now + 60,
+    })
+      .setProtectedHeader({ alg: "ES256", typ: "at+jwt", kid: "not-published" })
+      .sign(signing.privateKey);
+    // The first fetch was just now: within the cool-down, an unknown kid causes no refetch.
+    for (let i = 0; i < 3; i++) expect((await call("GET", unknown)).status).toBe(401);
+    expect(fetches).toBe(1);
+  });
+
+  it("refetches on an unknown kid after the cool-down, so a newly published key works without waiting for max-age", async () => {
+    const url = "https://keymint.test/.well-known/jwks.json?case=refetch";
+    const call = jwksApi(url);
+    fetches = 0;
+    expect((await call("GET", await es256Token(["read"]))).status).toBe(200);
+    expect(fetches).toBe(1);
+    // keymint switches to a new key; the API has the old set cached (fresh for max-age=300).
+    const next = await jose.generateKeyPair("EdDSA", { extractable: true });
+    const nextJwk = { ...(await jose.exportJWK(next.privateKey)), kid: "ed-2", alg: "EdDSA" };
+    keymintSecrets.TOKEN_SIGNING_JWK = JSON.stringify(nextJwk);
+    try {
+      const fresh = await es256Token(["read"]);
+      expect(jose.decodeProtectedHeader(fresh).kid).toBe("ed-2");
+      vi.useFakeTimers({ now: Date.now() + 61_000, toFake: ["Date"] });
+      const before = keySetStats.fetches;
+      expect((await call("GET", fresh)).status).toBe(200);
+      expect(fetches).toBe(2);
+      expect(keySetStats.fetches - before).toBe(1);
+    } finally {
+      vi.useRealTimers();
+      keymintSecrets.TOKEN_SIGNING_JWK = JSON.stringify(jwk);
+    }
+  });
+
+  it("answers 503 (not 401) when the JWKS cannot be fetched and nothing is cached", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const down = { fetch: async () => new Response("oops", { status: 502 }) };
+    const res = await callApi("GET", await es256Token(["read"]), {
+      KEYMINT_JWKS_URL: `https://keymint.test/.well-known/jwks.json?case=down`,
+      KEYMINT: down,
+    });
+    expect(res.status).toBe(503);
+    expect(res.body.error).toBe("temporarily_unavailable");
+    expect(errors.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(/jwks_unavailable.*HTTP status 502/);
+    errors.mockRestore();
+  });
+
+  it("fails closed with 500 on a jwksUrl that is not https (or loopback http)", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await callApi("GET", await es256Token(["read"]), { KEYMINT_JWKS_URL: "http://keymint.example/jwks" });
+    expect(res.status).toBe(500);
+    expect(errors.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(/must use https/);
+    errors.mockRestore();
   });
 });

@@ -1,29 +1,47 @@
-/** Example API protected by keymint tokens: public health check, reports readable with `read`, writable with `write`. */
+/**
+ * Example API protected by keymint tokens: public health check, reports readable with `read`, writable with
+ * `write`. With KEYMINT_JWKS_URL set it verifies key-pair tokens against keymint's JWKS and holds no secret;
+ * otherwise it verifies HS256 tokens with the shared TOKEN_SIGNING_KEY.
+ */
 
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { requireToken, type TokenVariables } from "../../../src/resource-server/index.ts";
 
 export interface ApiEnv {
   KEYMINT_ISSUER: string;
   API_AUDIENCE: string;
-  TOKEN_SIGNING_KEY: string;
+  /** keymint's jwks_uri: key-pair mode. Empty: HMAC mode with TOKEN_SIGNING_KEY. */
+  KEYMINT_JWKS_URL?: string;
+  /** Optional service binding to keymint, used to fetch the JWKS without leaving Cloudflare's network. */
+  KEYMINT?: { fetch(request: Request): Promise<Response> };
+  TOKEN_SIGNING_KEY?: string;
   TOKEN_VERIFICATION_KEYS?: string;
 }
 
-const issuer = (env: Record<string, unknown>) => String(env.KEYMINT_ISSUER);
-const audience = (env: Record<string, unknown>) => String(env.API_AUDIENCE);
+type Env = Record<string, unknown>;
+const issuer = (env: Env) => String(env.KEYMINT_ISSUER);
+const audience = (env: Env) => String(env.API_AUDIENCE);
+const jwksUrl = (env: Env) => String(env.KEYMINT_JWKS_URL);
+const fetcher = (env: Env) => env.KEYMINT as ApiEnv["KEYMINT"];
+
+type Guard = MiddlewareHandler<{ Variables: TokenVariables }>;
+
+/** Key-pair mode when KEYMINT_JWKS_URL is set, HMAC mode otherwise. */
+function tokenWith(scopes: string[]): Guard {
+  const viaJwks = requireToken({ issuer, audience, scopes, jwksUrl, fetcher });
+  const viaHmac = requireToken({ issuer, audience, scopes });
+  return (c, next) => ((c.env as ApiEnv).KEYMINT_JWKS_URL ? viaJwks : viaHmac)(c, next);
+}
 
 export const api = new Hono<{ Bindings: ApiEnv; Variables: TokenVariables }>();
 
 api.get("/health", (c) => c.json({ ok: true }));
 
-api.get("/reports", requireToken({ issuer, audience, scopes: ["read"] }), (c) => {
+api.get("/reports", tokenWith(["read"]), (c) => {
   const token = c.get("token");
   return c.json({ reports: ["q1", "q2"], for: token.client_id });
 });
 
-api.post("/reports", requireToken({ issuer, audience, scopes: ["write"] }), (c) =>
-  c.json({ created: true, by: c.get("token").client_id }, 201),
-);
+api.post("/reports", tokenWith(["write"]), (c) => c.json({ created: true, by: c.get("token").client_id }, 201));
 
 export default api;
