@@ -6,7 +6,16 @@ function when(unix: number | null): string {
   return unix === null ? "never" : new Date(unix * 1000).toISOString().replace(".000Z", "Z");
 }
 
+/** How a key client authenticates, in a few words. */
+function keysSummary(client: PublicClient): string {
+  if (client.federation !== null) return `federated: ${client.federation.issuer}`;
+  if (client.jwks_uri !== null) return `jwks_uri: ${client.jwks_uri}`;
+  const count = client.jwks?.keys.length ?? 0;
+  return `jwks: ${count} key${count === 1 ? "" : "s"}`;
+}
+
 function secretsSummary(client: PublicClient, now: number): string {
+  if (client.token_endpoint_auth_method === "private_key_jwt") return `none (${keysSummary(client)})`;
   return client.secrets
     .map((s, i) => {
       const label = i === 0 ? "current" : "previous";
@@ -45,6 +54,21 @@ export function clientTable(
   return [line(header), ...rows.map(line)].join("\n");
 }
 
+function keyDetails(c: PublicClient): [string, string][] {
+  if (c.federation !== null) {
+    return [
+      ["federated_issuer", c.federation.issuer],
+      ["federated_subject", c.federation.subject],
+      ["federated_audience", c.federation.audience ?? "(keymint's issuer)"],
+    ];
+  }
+  if (c.jwks_uri !== null) return [["jwks_uri", c.jwks_uri]];
+  if (c.jwks !== null) {
+    return [["jwks", c.jwks.keys.map((k) => `${k.alg}${k.kid === undefined ? "" : ` kid=${k.kid}`}`).join(", ")]];
+  }
+  return [];
+}
+
 /** Every field of one client, one per line. */
 export function clientDetails(c: PublicClient, now: number): string {
   const pairs: [string, string][] = [
@@ -57,6 +81,8 @@ export function clientDetails(c: PublicClient, now: number): string {
     ["ttl", c.ttl === null ? "deployment default" : `${c.ttl} seconds`],
     ["can_introspect", c.can_introspect ? "yes" : "no"],
     ["quota", c.quota_per_minute === null ? "none" : `${c.quota_per_minute} tokens/minute`],
+    ["token_endpoint_auth_method", c.token_endpoint_auth_method],
+    ...keyDetails(c),
     ["secrets", secretsSummary(c, now)],
     ["tokens_revoked_before", c.tokens_revoked_before === null ? "-" : when(c.tokens_revoked_before)],
     ["created_at", c.created_at],

@@ -6,6 +6,8 @@
 import { isScopeToken } from "../oauth/scope.ts";
 import {
   type ClientRecord,
+  type Federation,
+  fetchableUrl,
   GRANT_CLIENT_CREDENTIALS,
   isValidAudience,
   isValidClientId,
@@ -13,9 +15,12 @@ import {
   isValidTtl,
   MAX_SECRETS,
   NAME_MAX,
+  normalizeClientJwks,
+  parseFederation,
   QUOTA_MAX,
   QUOTA_MIN,
   RECORD_VERSION,
+  RecordError,
   type StoredSecret,
   TTL_MAX,
   TTL_MIN,
@@ -76,26 +81,97 @@ export interface NewClient {
   settings: ClientSettings & { name: string };
 }
 
-/** A new record for a client whose secret has already been hashed with `salt`. */
-export function newClientRecord(input: NewClient, now: number): ClientRecord {
-  if (!isValidClientId(input.clientId)) {
+/** Where a private_key_jwt client's keys come from: its own JWKS, a JWKS URL, or an outside issuer (federation). */
+export type ClientKeys = { jwks: unknown } | { jwksUri: string } | { federation: Federation };
+
+/** The validated key fields of a record; throws `LifecycleError` naming what is wrong. */
+function keyFields(keys: ClientKeys): Pick<ClientRecord, "jwks" | "jwks_uri" | "federation"> {
+  try {
+    if ("jwks" in keys) return { jwks: normalizeClientJwks(keys.jwks), jwks_uri: null, federation: null };
+    if ("jwksUri" in keys) return { jwks: null, jwks_uri: fetchableUrl(keys.jwksUri, "--jwks-uri"), federation: null };
+    return { jwks: null, jwks_uri: null, federation: parseFederation(keys.federation) };
+  } catch (err) {
+    if (err instanceof RecordError) throw new LifecycleError(err.message);
+    throw err;
+  }
+}
+
+function checkId(clientId: string): void {
+  if (!isValidClientId(clientId)) {
     throw new LifecycleError("client id must be 1 to 200 printable ASCII characters without spaces");
   }
-  check(input.settings);
-  const s = input.settings;
-  const time = iso(now);
+}
+
+/** The fields every new record shares, whatever its authentication method. */
+function baseRecord(clientId: string, settings: ClientSettings & { name: string }, enabled: boolean) {
+  const s = settings;
   return {
     v: RECORD_VERSION,
-    client_id: input.clientId,
+    client_id: clientId,
     name: s.name,
     scopes: dedupe(s.scopes ?? []),
     audiences: dedupe(s.audiences ?? []),
     ttl: s.ttl ?? null,
-    enabled: input.enabled ?? true,
+    enabled,
     grant_types: s.tokenGrant === false ? [] : [GRANT_CLIENT_CREDENTIALS],
     can_introspect: s.canIntrospect ?? false,
     quota_per_minute: s.quotaPerMinute ?? null,
     tokens_revoked_before: null,
+  } as const;
+}
+
+export interface NewKeyClient {
+  clientId: string;
+  keys: ClientKeys;
+  enabled?: boolean;
+  settings: ClientSettings & { name: string };
+}
+
+/** A new `private_key_jwt` record: no secret at all, its keys (or federation) validated and normalized. */
+export function newKeyClientRecord(input: NewKeyClient, now: number): ClientRecord {
+  checkId(input.clientId);
+  check(input.settings);
+  const time = iso(now);
+  return {
+    ...baseRecord(input.clientId, input.settings, input.enabled ?? true),
+    token_endpoint_auth_method: "private_key_jwt",
+    ...keyFields(input.keys),
+    salt: "",
+    secrets: [],
+    created_at: time,
+    updated_at: time,
+    secret_rotated_at: time,
+  };
+}
+
+/**
+ * Replaces a key client's keys (JWKS, JWKS URL or federation). A secret client given keys becomes a
+ * `private_key_jwt` client and its secrets are dropped.
+ */
+export function setClientKeys(record: ClientRecord, keys: ClientKeys, now: number): ClientRecord {
+  const time = iso(now);
+  return {
+    ...record,
+    token_endpoint_auth_method: "private_key_jwt",
+    ...keyFields(keys),
+    salt: "",
+    secrets: [],
+    updated_at: time,
+    secret_rotated_at: time,
+  };
+}
+
+/** A new record for a client whose secret has already been hashed with `salt`. */
+export function newClientRecord(input: NewClient, now: number): ClientRecord {
+  checkId(input.clientId);
+  check(input.settings);
+  const time = iso(now);
+  return {
+    ...baseRecord(input.clientId, input.settings, input.enabled ?? true),
+    token_endpoint_auth_method: "client_secret_basic",
+    jwks: null,
+    jwks_uri: null,
+    federation: null,
     salt: input.salt,
     secrets: [{ hash: input.secretHash, created_at: time, expires_at: input.secretExpiresAt }],
     created_at: time,
@@ -118,6 +194,15 @@ export function updateClient(record: ClientRecord, settings: ClientSettings, now
   return next;
 }
 
+/** Refuses secret operations on a client that authenticates with keys (it has no secret to rotate). */
+export function assertSecretClient(record: ClientRecord): void {
+  if (record.token_endpoint_auth_method !== "client_secret_basic") {
+    throw new LifecycleError(
+      `client ${record.client_id} authenticates with private_key_jwt and has no secret; replace its keys with \`update ${record.client_id} --jwks FILE\` (or --jwks-uri, --federated-*)`,
+    );
+  }
+}
+
 export interface Rotation {
   newHash: string;
   /** Unix seconds the new secret expires, or `null`. */
@@ -131,6 +216,7 @@ export interface Rotation {
  * earlier expiry); any older secret is dropped, so at most MAX_SECRETS are ever valid.
  */
 export function rotateSecret(record: ClientRecord, rotation: Rotation, now: number): ClientRecord {
+  assertSecretClient(record);
   if (!Number.isInteger(rotation.graceSeconds) || rotation.graceSeconds < 0) {
     throw new LifecycleError("grace must be a non-negative duration");
   }

@@ -1,6 +1,8 @@
 /** The client registry record: one versioned JSON document per client (see docs/storage.md). */
 
+import { algorithmOf, checkJwk, isObject, JwkError, publicJwk } from "../jwt/jwk.ts";
 import { isScopeToken } from "../oauth/scope.ts";
+import { remoteUrlProblem } from "../remote/url.ts";
 
 export const RECORD_VERSION = 1;
 /** At most this many secrets are valid at once (the current one and, during a rotation grace period, the old one). */
@@ -25,6 +27,27 @@ export interface StoredSecret {
   expires_at: number | null;
 }
 
+/** How a client authenticates at the token, introspection and revocation endpoints (RFC 7591 §2). */
+export type TokenEndpointAuthMethod = "client_secret_basic" | "private_key_jwt";
+
+/** Algorithms a client's own keys (private_key_jwt) and an outside issuer's keys may have. */
+export const CLIENT_KEY_ALGS = ["ES256", "EdDSA", "RS256", "PS256"] as const;
+
+/** A client's public keys (RFC 7517 JWK Set), stored normalized: public members, kid, alg, use only. */
+export interface ClientJwks {
+  keys: Record<string, string>[];
+}
+
+/** Federated workload identity: the outside OpenID Connect issuer and the one subject it vouches for. */
+export interface Federation {
+  /** Issuer URL, compared exactly with the JWT's `iss`; keys via `<issuer>/.well-known/openid-configuration`. */
+  issuer: string;
+  /** Compared exactly with the JWT's `sub` (e.g. `repo:acme/app:ref:refs/heads/main`). */
+  subject: string;
+  /** Required `aud` (or member of it); `null`: keymint's issuer. */
+  audience: string | null;
+}
+
 export interface ClientRecord {
   v: typeof RECORD_VERSION;
   client_id: string;
@@ -44,9 +67,21 @@ export interface ClientRecord {
   quota_per_minute: number | null;
   /** Tokens with `iat` at or before this Unix time are revoked; `null`: none. */
   tokens_revoked_before: number | null;
-  /** base64url random salt shared by the client's secret hashes. */
+  /**
+   * `client_secret_basic` (secret via Basic or in the body) or `private_key_jwt` (RFC 7523 signed JWT: the
+   * client's keys in `jwks` or at `jwks_uri`, or an outside issuer's token per `federation`). Records written
+   * before key clients existed lack the field and are secret clients.
+   */
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  /** private_key_jwt: the client's public keys; else `null`. */
+  jwks: ClientJwks | null;
+  /** private_key_jwt: where keymint fetches the client's public keys (https); else `null`. */
+  jwks_uri: string | null;
+  /** private_key_jwt: federated workload identity; else `null`. */
+  federation: Federation | null;
+  /** base64url random salt shared by the client's secret hashes ("" for a key client). */
   salt: string;
-  /** Newest first; 1 to MAX_SECRETS entries. */
+  /** Newest first; 1 to MAX_SECRETS entries for a secret client, none for a key client. */
   secrets: StoredSecret[];
   created_at: string;
   updated_at: string;
@@ -94,10 +129,6 @@ function fail(message: string): never {
   throw new RecordError(message);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function stringArray(value: unknown, field: string, check: (s: string) => boolean): string[] {
   if (!Array.isArray(value) || !value.every((s) => typeof s === "string" && check(s))) {
     fail(`${field} must be an array of valid strings`);
@@ -117,6 +148,119 @@ function nullableInt(value: unknown, field: string): number | null {
 function isoTime(value: unknown, field: string): string {
   if (typeof value !== "string" || !ISO.test(value)) fail(`${field} must be an ISO 8601 UTC time`);
   return value;
+}
+
+/** Most keys a client may register. */
+export const MAX_CLIENT_KEYS = 20;
+/** Longest federated subject or audience accepted. */
+export const FEDERATION_VALUE_MAX = 512;
+
+/**
+ * Normalizes a client's public JWK Set: every key public only, of an algorithm in CLIENT_KEY_ALGS (an RSA key must
+ * name RS256 or PS256), well-formed, with distinct `kid`s when there are several. Throws `RecordError` naming the
+ * key. The result holds only public members, `kid`, `alg` and `use`.
+ */
+export function normalizeClientJwks(value: unknown): ClientJwks {
+  if (!isObject(value) || !Array.isArray(value.keys)) fail('jwks must be a JWK Set {"keys":[…]}');
+  const keys = value.keys as unknown[];
+  if (keys.length < 1 || keys.length > MAX_CLIENT_KEYS) fail(`jwks must hold 1 to ${MAX_CLIENT_KEYS} keys`);
+  const kids = new Set<string>();
+  return {
+    keys: keys.map((jwk, i) => {
+      if (!isObject(jwk)) fail(`jwks key ${i} is not a JSON object`);
+      if (jwk.kty === "RSA" && jwk.alg === undefined) fail(`jwks key ${i} (RSA) needs "alg" RS256 or PS256`);
+      const alg = algorithmOf(jwk, CLIENT_KEY_ALGS);
+      if (alg === null) fail(`jwks key ${i} has an unsupported alg or key type (use ${CLIENT_KEY_ALGS.join(", ")})`);
+      try {
+        checkJwk(jwk, alg, false);
+      } catch (err) {
+        if (err instanceof JwkError) fail(`jwks key ${i}: ${err.message}`);
+        throw err;
+      }
+      if (jwk.kid !== undefined && (typeof jwk.kid !== "string" || jwk.kid === "")) {
+        fail(`jwks key ${i} has an invalid kid`);
+      }
+      const kid = (jwk.kid as string | undefined) ?? "";
+      if (keys.length > 1 && kid === "") fail(`jwks key ${i} needs a "kid" (the set has several keys)`);
+      if (kids.has(kid)) fail(`jwks key ${i} repeats kid ${JSON.stringify(kid)}`);
+      kids.add(kid);
+      return publicJwk(jwk, alg) as unknown as Record<string, string>;
+    }),
+  };
+}
+
+/** A URL keymint may fetch (https, or loopback http); throws `RecordError` naming `field`. */
+export function fetchableUrl(value: unknown, field: string): string {
+  if (typeof value !== "string") fail(`${field} must be a URL`);
+  const problem = remoteUrlProblem(value);
+  if (problem !== null) fail(`${field} ${JSON.stringify(value)} is unusable: ${problem}`);
+  return value;
+}
+
+function boundedText(value: unknown, field: string): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > FEDERATION_VALUE_MAX || CONTROL.test(value)) {
+    fail(`${field} must be 1 to ${FEDERATION_VALUE_MAX} printable characters`);
+  }
+  return value;
+}
+
+/** Validates federation settings (issuer URL fetchable, subject and audience printable). */
+export function parseFederation(value: unknown): Federation {
+  if (!isObject(value)) fail("federation must be an object");
+  return {
+    issuer: fetchableUrl(value.issuer, "federation.issuer"),
+    subject: boundedText(value.subject, "federation.subject"),
+    audience: value.audience === null ? null : boundedText(value.audience, "federation.audience"),
+  };
+}
+
+interface Credentials {
+  method: TokenEndpointAuthMethod;
+  jwks: ClientJwks | null;
+  jwks_uri: string | null;
+  federation: Federation | null;
+  salt: string;
+  secrets: StoredSecret[];
+}
+
+function parseSecrets(value: Record<string, unknown>): StoredSecret[] {
+  const secrets = value.secrets;
+  if (!Array.isArray(secrets) || secrets.length < 1 || secrets.length > MAX_SECRETS) {
+    fail(`secrets must hold 1 to ${MAX_SECRETS} entries`);
+  }
+  return secrets.map((s: unknown, i: number) => {
+    if (!isObject(s) || typeof s.hash !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(s.hash)) {
+      fail(`secrets[${i}].hash is invalid`);
+    }
+    return {
+      hash: s.hash,
+      created_at: isoTime(s.created_at, `secrets[${i}].created_at`),
+      expires_at: nullableInt(s.expires_at, `secrets[${i}].expires_at`),
+    };
+  });
+}
+
+/** How the client authenticates: one or two secret hashes, or exactly one source of keys. */
+function parseCredentials(value: Record<string, unknown>): Credentials {
+  const method = value.token_endpoint_auth_method ?? "client_secret_basic";
+  if (method === "client_secret_basic") {
+    for (const field of ["jwks", "jwks_uri", "federation"]) {
+      if (value[field] !== undefined && value[field] !== null) fail(`a secret client cannot have ${field}`);
+    }
+    if (typeof value.salt !== "string" || !B64URL.test(value.salt)) fail("salt is invalid");
+    return { method, jwks: null, jwks_uri: null, federation: null, salt: value.salt, secrets: parseSecrets(value) };
+  }
+  if (method !== "private_key_jwt") fail(`token_endpoint_auth_method ${JSON.stringify(method)} is unknown`);
+  if (value.salt !== "" || !Array.isArray(value.secrets) || value.secrets.length !== 0) {
+    fail("a private_key_jwt client has no salt and no secrets");
+  }
+  const jwks = value.jwks === null ? null : normalizeClientJwks(value.jwks);
+  const jwksUri = value.jwks_uri === null ? null : fetchableUrl(value.jwks_uri, "jwks_uri");
+  const federation = value.federation === null ? null : parseFederation(value.federation);
+  if ([jwks, jwksUri, federation].filter((x) => x !== null).length !== 1) {
+    fail("a private_key_jwt client needs exactly one of jwks, jwks_uri and federation");
+  }
+  return { method, jwks, jwks_uri: jwksUri, federation, salt: "", secrets: [] };
 }
 
 /**
@@ -142,21 +286,7 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
     fail(`quota_per_minute must be between ${QUOTA_MIN} and ${QUOTA_MAX}`);
   }
   const revokedBefore = nullableInt(value.tokens_revoked_before, "tokens_revoked_before");
-  if (typeof value.salt !== "string" || !B64URL.test(value.salt)) fail("salt is invalid");
-  const secrets = value.secrets;
-  if (!Array.isArray(secrets) || secrets.length < 1 || secrets.length > MAX_SECRETS) {
-    fail(`secrets must hold 1 to ${MAX_SECRETS} entries`);
-  }
-  const parsedSecrets: StoredSecret[] = secrets.map((s: unknown, i: number) => {
-    if (!isObject(s) || typeof s.hash !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(s.hash)) {
-      fail(`secrets[${i}].hash is invalid`);
-    }
-    return {
-      hash: s.hash,
-      created_at: isoTime(s.created_at, `secrets[${i}].created_at`),
-      expires_at: nullableInt(s.expires_at, `secrets[${i}].expires_at`),
-    };
-  });
+  const credentials = parseCredentials(value);
   return {
     v: RECORD_VERSION,
     client_id: id,
@@ -169,8 +299,12 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
     can_introspect: value.can_introspect,
     quota_per_minute: quota,
     tokens_revoked_before: revokedBefore,
-    salt: value.salt,
-    secrets: parsedSecrets,
+    token_endpoint_auth_method: credentials.method,
+    jwks: credentials.jwks,
+    jwks_uri: credentials.jwks_uri,
+    federation: credentials.federation,
+    salt: credentials.salt,
+    secrets: credentials.secrets,
     created_at: isoTime(value.created_at, "created_at"),
     updated_at: isoTime(value.updated_at, "updated_at"),
     secret_rotated_at: isoTime(value.secret_rotated_at, "secret_rotated_at"),
@@ -190,6 +324,10 @@ export function toPublic(record: ClientRecord): PublicClient {
     can_introspect: record.can_introspect,
     quota_per_minute: record.quota_per_minute,
     tokens_revoked_before: record.tokens_revoked_before,
+    token_endpoint_auth_method: record.token_endpoint_auth_method,
+    jwks: record.jwks === null ? null : { keys: record.jwks.keys.map((k) => ({ ...k })) },
+    jwks_uri: record.jwks_uri,
+    federation: record.federation === null ? null : { ...record.federation },
     secrets: record.secrets.map((s) => ({ created_at: s.created_at, expires_at: s.expires_at })),
     created_at: record.created_at,
     updated_at: record.updated_at,

@@ -3,6 +3,10 @@
  * testing), a timeout, a size cap, and the freshness lifetime their `Cache-Control` grants.
  */
 
+import { remoteUrlProblem } from "./url.ts";
+
+export { remoteUrlProblem };
+
 /** A remote document could not be fetched or used; at keymint's endpoints this is 503 `temporarily_unavailable`. */
 export class RemoteFetchError extends Error {
   override readonly name = "RemoteFetchError";
@@ -27,27 +31,6 @@ export interface Lifetime {
   min: number;
   max: number;
   fallback: number;
-}
-
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-/**
- * Why a URL may not be fetched, or `null` when it may: it must be absolute `https`, or `http` on a loopback host
- * (`127.0.0.1`, `localhost`, `[::1]`) for local testing, without credentials or fragment.
- */
-export function remoteUrlProblem(raw: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return "it is not an absolute URL";
-  }
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK.has(url.hostname))) {
-    return "it must use https (plain http only on 127.0.0.1 or localhost)";
-  }
-  if (url.username !== "" || url.password !== "") return "it must not contain credentials";
-  if (url.hash !== "") return "it must not contain a fragment";
-  return null;
 }
 
 /** Seconds a response may be reused: its `max-age` (`no-store`/`no-cache`: 0) clamped to `lifetime`. */

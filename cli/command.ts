@@ -1,0 +1,26 @@
+/** What every clients-CLI command is given and declares: parsed options, the registry, the clock, output. */
+
+import type { Registry } from "./registry.ts";
+
+export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+export interface CommandContext {
+  values: Values;
+  positionals: string[];
+  registry: Registry;
+  now: number;
+  json: boolean;
+  out(text: string): void;
+}
+
+export type OptionSpec = Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }>;
+
+export interface CommandSpec {
+  usage: string;
+  summary: string;
+  options: OptionSpec;
+  positionals: number;
+  /** Extra help text shown by `<command> --help` (the settings and key options). */
+  help?: readonly string[];
+  run(ctx: CommandContext): Promise<void>;
+}

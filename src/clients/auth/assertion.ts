@@ -1,0 +1,161 @@
+/**
+ * Client authentication with a signed JWT (RFC 7521 §4.2, RFC 7523 §2.2): a private_key_jwt client's own
+ * assertion, verified with its registered keys (`jwks`) or the keys at its `jwks_uri`, or a federated client's
+ * token from an outside OpenID Connect issuer. Every JWS goes through src/jwt/verify.ts; the claims rules are
+ * src/oauth/client-assertion.ts. Each failure is one `detail` for the log; the caller answers the same 401.
+ */
+
+import { type AsymmetricAlg, isAsymmetricAlg } from "../../jwt/jwk.ts";
+import { importVerificationJwk, type VerificationKey } from "../../jwt/keys.ts";
+import { type JwsHeader, peekJws, verifyJws } from "../../jwt/verify.ts";
+import {
+  clientAssertionFailure,
+  federatedTokenFailure,
+  isAssertionTyp,
+  isFederatedTyp,
+} from "../../oauth/client-assertion.ts";
+import { discoverJwksUri } from "../../remote/discovery.ts";
+import type { Fetcher } from "../../remote/fetch-json.ts";
+import { remoteKeySet } from "../../remote/key-set.ts";
+import { CLIENT_KEY_ALGS } from "../record.ts";
+import type { PreparedClient } from "../store.ts";
+import { claimAssertionId, type ReplayStore } from "./replay.ts";
+
+export interface AssertionContext {
+  /** keymint's issuer for this request. */
+  issuer: string;
+  /** Unix seconds. */
+  now: number;
+  replay: ReplayStore;
+  /** Fetches outside documents (JWKS URLs, discovery); default the global `fetch`. */
+  fetcher?: Fetcher | undefined;
+}
+
+export type AssertionResult = { ok: true; client: PreparedClient } | { ok: false; reason: string };
+
+const ALGS: readonly AsymmetricAlg[] = CLIENT_KEY_ALGS;
+
+function fail(reason: string): AssertionResult {
+  return { ok: false, reason };
+}
+
+/** The key a header designates among `keys`: by `kid`, or the only key of its `alg` when it names none. */
+function pickKey(keys: readonly VerificationKey[], header: JwsHeader): VerificationKey | undefined {
+  if (typeof header.kid === "string") return keys.find((k) => k.kid === header.kid);
+  const candidates = keys.filter((k) => k.alg === header.alg);
+  return candidates.length === 1 ? candidates[0] : undefined;
+}
+
+/** A client's registered keys, imported once per cached record (a new record, after a change, imports again). */
+const imported = new WeakMap<PreparedClient, readonly VerificationKey[]>();
+
+async function registeredKeys(client: PreparedClient): Promise<readonly VerificationKey[]> {
+  const cached = imported.get(client);
+  if (cached !== undefined) return cached;
+  const jwks = client.record.jwks?.keys ?? [];
+  const keys = await Promise.all(jwks.map(async (jwk) => (await importVerificationJwk(jwk, ALGS, false)).key));
+  imported.set(client, keys);
+  return keys;
+}
+
+/**
+ * Stand-in public keys per algorithm, made on first use (Workers forbid random values at start-up): an assertion
+ * for an unknown client, or for a client that has no keys, is checked against one of them, so that it costs a
+ * signature verification like any other and never verifies.
+ */
+const decoys = new Map<AsymmetricAlg, VerificationKey>();
+const DECOY_PARAMS: Record<AsymmetricAlg, Parameters<typeof crypto.subtle.generateKey>[0]> = {
+  ES256: { name: "ECDSA", namedCurve: "P-256" },
+  EdDSA: { name: "Ed25519" },
+  RS256: { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+  PS256: { name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+};
+
+async function decoyKey(alg: AsymmetricAlg): Promise<VerificationKey> {
+  const existing = decoys.get(alg);
+  if (existing !== undefined) return existing;
+  const pair = (await crypto.subtle.generateKey(DECOY_PARAMS[alg], false, ["sign", "verify"])) as CryptoKeyPair;
+  const key = { kid: "", alg, cryptoKey: pair.publicKey };
+  decoys.set(alg, key);
+  return key;
+}
+
+/** Verifies an assertion against a stand-in key of its own algorithm (always fails); same work as a real check. */
+export async function decoyVerification(assertion: string): Promise<void> {
+  const alg = peekJws(assertion)?.header.alg;
+  if (!isAsymmetricAlg(alg)) return;
+  await verifyJws(assertion, { typ: () => true, algorithms: ALGS, key: () => decoyKey(alg) });
+}
+
+async function ownAssertion(client: PreparedClient, assertion: string, ctx: AssertionContext): Promise<AssertionResult> {
+  const { record } = client;
+  const jwksUri = record.jwks_uri;
+  const keys = jwksUri === null ? await registeredKeys(client) : null;
+  const set = jwksUri === null ? null : remoteKeySet(jwksUri, { algorithms: ALGS });
+  const verified = await verifyJws(assertion, {
+    typ: isAssertionTyp,
+    algorithms: ALGS,
+    key: (header) =>
+      set === null
+        ? pickKey(keys ?? [], header)
+        : set.key(typeof header.kid === "string" ? header.kid : undefined, header.alg, ctx.fetcher),
+  });
+  if (!verified.ok) return fail(verified.error === "unknown_kid" ? "unknown_key" : `assertion_${verified.error}`);
+  const failure = clientAssertionFailure(verified.payload, verified.header, {
+    clientId: record.client_id,
+    issuer: ctx.issuer,
+    tokenEndpoint: `${ctx.issuer}/oauth2/token`,
+    now: ctx.now,
+  });
+  if (failure !== null) return fail(failure);
+  const { jti, exp } = verified.payload as { jti: string; exp: number };
+  if (!(await claimAssertionId(ctx.replay, record.client_id, jti, exp, ctx.now))) return fail("assertion_replayed");
+  return { ok: true, client };
+}
+
+async function federatedToken(client: PreparedClient, token: string, ctx: AssertionContext): Promise<AssertionResult> {
+  const federation = client.record.federation;
+  if (federation === null) return fail("no_keys");
+  const jwksUri = await discoverJwksUri(federation.issuer, ctx.fetcher);
+  const set = remoteKeySet(jwksUri, { algorithms: ALGS });
+  const verified = await verifyJws(token, {
+    typ: isFederatedTyp,
+    algorithms: ALGS,
+    key: (header) => set.key(typeof header.kid === "string" ? header.kid : undefined, header.alg, ctx.fetcher),
+  });
+  if (!verified.ok) return fail(verified.error === "unknown_kid" ? "unknown_key" : `assertion_${verified.error}`);
+  const failure = federatedTokenFailure(verified.payload, {
+    issuer: federation.issuer,
+    subject: federation.subject,
+    audience: federation.audience ?? ctx.issuer,
+    now: ctx.now,
+  });
+  return failure === null ? { ok: true, client } : fail(failure);
+}
+
+/**
+ * Authenticates `client` (or nobody: `null`) with a JWT assertion. The signature is checked first, so a failure
+ * reason other than `unknown_client`, `assertion_for_secret_client`, `unknown_key` or `assertion_bad_signature`
+ * means the presenter held the key. A disabled client is refused after a valid assertion, like after a valid
+ * secret. Throws `RemoteFetchError` (503) when the keys cannot be fetched, `StoreUnavailableError` when KV fails.
+ */
+export async function verifyClientAssertion(
+  client: PreparedClient | null,
+  assertion: string,
+  ctx: AssertionContext,
+): Promise<AssertionResult> {
+  if (client === null) {
+    await decoyVerification(assertion);
+    return fail("unknown_client");
+  }
+  if (client.record.token_endpoint_auth_method !== "private_key_jwt") {
+    await decoyVerification(assertion);
+    return fail("assertion_for_secret_client");
+  }
+  const result =
+    client.record.federation === null
+      ? await ownAssertion(client, assertion, ctx)
+      : await federatedToken(client, assertion, ctx);
+  if (result.ok && !client.record.enabled) return fail("client_disabled");
+  return result;
+}
