@@ -44,10 +44,25 @@ interface KvLike {
   }>;
 }
 
-/** The local registry, opened in-process with wrangler's `getPlatformProxy` (the same storage `wrangler dev` uses). */
-export async function openLocalRegistry(options: TargetOptions): Promise<Registry> {
+/**
+ * Quiets the in-process wrangler (errors only, no telemetry) and returns the function that puts the caller's
+ * environment back, so the setting never reaches a process started later (`npm start`'s `wrangler dev`).
+ */
+function quietWrangler(): () => void {
+  const saved = { WRANGLER_LOG: process.env.WRANGLER_LOG, WRANGLER_SEND_METRICS: process.env.WRANGLER_SEND_METRICS };
   process.env.WRANGLER_LOG ??= "error";
   process.env.WRANGLER_SEND_METRICS ??= "false";
+  return function restoreEnvironment() {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}
+
+/** The local registry, opened in-process with wrangler's `getPlatformProxy` (the same storage `wrangler dev` uses). */
+export async function openLocalRegistry(options: TargetOptions): Promise<Registry> {
+  const restoreEnvironment = quietWrangler();
   const { getPlatformProxy } = await import("wrangler");
   const persistRoot = options.persistTo ?? ".wrangler/state";
   let proxy: Awaited<ReturnType<typeof getPlatformProxy>>;
@@ -59,11 +74,13 @@ export async function openLocalRegistry(options: TargetOptions): Promise<Registr
       remoteBindings: false,
     });
   } catch (err) {
+    restoreEnvironment();
     throw new CliError(`cannot open the local registry: ${err instanceof Error ? err.message : String(err)}`);
   }
   const kv = (proxy.env as Record<string, unknown>).CLIENTS as KvLike | undefined;
   if (kv === undefined) {
     await proxy.dispose();
+    restoreEnvironment();
     throw new CliError('wrangler.toml has no KV binding "CLIENTS"');
   }
   return {
@@ -97,6 +114,7 @@ export async function openLocalRegistry(options: TargetOptions): Promise<Registr
     },
     async close() {
       await proxy.dispose();
+      restoreEnvironment();
     },
   };
 }

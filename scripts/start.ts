@@ -97,10 +97,12 @@ async function ensureDemoClient(args: string[]): Promise<void> {
   }
 }
 
+// wrangler dev runs with the environment npm start was given: nothing the in-process wrangler set may leak into it.
+const launchEnvironment = { ...process.env };
 const args = process.argv.slice(2);
 await ensureSigningKey();
 await ensureDemoClient(args);
-const child = spawn("wrangler", ["dev", ...args], { stdio: "inherit" });
+const child = spawn("wrangler", ["dev", ...args], { stdio: "inherit", env: launchEnvironment });
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => child.kill(signal));
 }

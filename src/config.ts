@@ -3,6 +3,7 @@
 import { isValidAudience, isValidTtl, TTL_MAX, TTL_MIN } from "./clients/record.ts";
 import type { KeymintEnv } from "./env.ts";
 import { parseScope } from "./oauth/scope.ts";
+import { type Cidr, parseCidrList } from "./util/cidr.ts";
 
 /** A deployment mistake: `fix` tells the operator what to change. Rendered as 500 `server_error`. */
 export class ConfigError extends Error {
@@ -25,6 +26,8 @@ export interface Config {
   kvTimeoutMs: number;
   clientCacheMaxEntries: number;
   scopesSupported: string[] | null;
+  /** Sources never throttled for failed authentications (`THROTTLE_EXEMPT_CIDRS`). */
+  throttleExempt: readonly Cidr[];
 }
 
 const configs = new WeakMap<object, Config>();
@@ -71,6 +74,18 @@ export function parseIssuer(raw: string): string {
   return url.origin;
 }
 
+/** Parses `THROTTLE_EXEMPT_CIDRS`: space-separated IPv4 and IPv6 CIDRs; any malformed entry is a `ConfigError`. */
+function throttleExempt(env: KeymintEnv): Cidr[] {
+  const { cidrs, invalid } = parseCidrList(text(env.THROTTLE_EXEMPT_CIDRS));
+  if (invalid.length > 0) {
+    throw new ConfigError(
+      `THROTTLE_EXEMPT_CIDRS has malformed entries: ${invalid.join("; ")}`,
+      'set THROTTLE_EXEMPT_CIDRS to space-separated CIDRs such as "203.0.113.0/24 2001:db8:1::/48", or to ""',
+    );
+  }
+  return cidrs;
+}
+
 /** Reads and validates the configuration; memoized per env object, so the hot path pays for it once. */
 export function getConfig(env: KeymintEnv): Config {
   const cached = configs.get(env);
@@ -106,6 +121,7 @@ export function getConfig(env: KeymintEnv): Config {
     kvTimeoutMs: integer(env, "KV_TIMEOUT_MS", 3000, 10, 30_000),
     clientCacheMaxEntries: 10_000,
     scopesSupported,
+    throttleExempt: throttleExempt(env),
   };
   configs.set(env, config);
   return config;

@@ -15,4 +15,6 @@ export interface KeymintEnv extends Env {
   KV_CACHE_TTL?: string;
   /** Milliseconds before a KV read counts as failed (503 temporarily_unavailable). */
   KV_TIMEOUT_MS?: string;
+  /** Space-separated IPv4/IPv6 CIDRs of trusted sources that failed-authentication throttling ignores. */
+  THROTTLE_EXEMPT_CIDRS?: string;
 }

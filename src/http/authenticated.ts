@@ -1,6 +1,5 @@
 /** The shared front half of every client-authenticated endpoint: config, keys, form, client authentication. */
 
-import { isValidClientId } from "../clients/record.ts";
 import type { PreparedClient } from "../clients/store.ts";
 import type { KeymintEnv } from "../env.ts";
 import { cachedKeyring, getKeyring, type Keyring } from "../jwt/keyring.ts";
@@ -9,7 +8,7 @@ import { type AuthMethod, authenticateClient, type CredentialsResult, extractCre
 import { type RequestContext, requestContext } from "./context.ts";
 import { errorResponse, toOAuthError } from "./errors.ts";
 import { type FormParams, readForm } from "./form.ts";
-import { countFailure, refuseIfBlocked, sourceIp } from "./throttle.ts";
+import { failureKind, recordFailure, refuseIfBlocked } from "./throttle.ts";
 
 /** What an endpoint step knows once the request is parsed (and, after `authenticate`, who the client is). */
 export interface Exchange {
@@ -40,8 +39,9 @@ function knownClient(audit: Audit, clientId: string): void {
 }
 
 /**
- * Authenticates the exchange's client (RFC 6749 §2.3.1), behind brute-force protection: a blocked IP or
- * client id is refused before any lookup, and every failed attempt with credentials is counted.
+ * Authenticates the exchange's client (RFC 6749 §2.3.1), behind brute-force protection: a blocked
+ * (source, client id) pair is refused before any lookup, and every failed attempt with credentials is counted
+ * by the throttle according to its failure kind.
  */
 export async function authenticate(exchange: Exchange): Promise<{ client: PreparedClient; method: AuthMethod }> {
   const { credentials, env, request } = exchange;
@@ -55,17 +55,9 @@ export async function authenticate(exchange: Exchange): Promise<{ client: Prepar
     if (result.secretSlot > 0) exchange.audit.secret = "previous";
     return result;
   } catch (err) {
-    if (
-      clientId !== undefined &&
-      err instanceof OAuthError &&
-      err.code === "invalid_client" &&
-      err.detail !== "unknown_client"
-    ) {
-      knownClient(exchange.audit, clientId);
-    }
     if (clientId !== undefined && err instanceof OAuthError && err.code === "invalid_client") {
-      // An id that cannot exist is counted against the source only: it must not become a limiter key.
-      await countFailure(env, sourceIp(request), isValidClientId(clientId) ? clientId : undefined, nowMs);
+      if (failureKind(err.detail) !== "unknown") knownClient(exchange.audit, clientId);
+      await recordFailure(env, request, clientId, err.detail, nowMs);
     }
     throw err;
   }

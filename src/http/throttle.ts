@@ -1,33 +1,49 @@
 /**
- * Abuse protection with the Workers Rate Limiting binding (RFC 6749 §2.3.1 brute force, RFC 9700 §4.x):
- * failed client authentications per source IP and per client id, and per-client token quotas.
+ * Abuse protection with the Workers Rate Limiting binding (RFC 6749 §2.3.1 brute force, RFC 6819 §4.3.5):
+ * failed client authentications, and per-client token quotas.
  *
- * The binding counts per Cloudflare location and only answers `{ success }`, so failures are counted when
- * they happen; once a key is over its limit it is remembered inside the isolate for one period and further
- * attempts are refused before any KV read or hash. A missing binding disables that protection with one warning
- * per isolate (and the log says how to add it): throttling is defence in depth against 256-bit secrets, and
- * must not take the token endpoint down.
+ * Failures are counted per (source, client id) pair and per source (Auth0's `count_per_identifier_and_ip`,
+ * for machine clients); never per client id alone: client ids are public (they are in every token), so a per-id
+ * limit would let anyone lock a client out. A failure whose secret matched (disabled client, expired secret) is
+ * not a guess and is not counted.
+ *
+ * The binding counts per Cloudflare location and only answers `{ success }`, so failures are counted when they
+ * happen; once a key is over its limit it is remembered inside the isolate for one period. A blocked pair is
+ * refused before any KV read or hash. A source over its limit still gets the lookup (its valid credentials
+ * must keep working), and every failure from it is answered 429. A missing binding disables that protection
+ * with one warning per isolate (the log says how to add it): throttling is defence in depth against 256-bit
+ * secrets, and must not take the token endpoint down.
  */
 
-import { QUOTA_MIN } from "../clients/record.ts";
+import { isValidClientId, QUOTA_MIN } from "../clients/record.ts";
+import { getConfig } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
 import { log } from "../log.ts";
 import { OAuthError } from "../oauth/errors.ts";
+import { inCidrs, mappedIpv4 } from "../util/cidr.ts";
 
 /** The period of the failure limiters, in seconds (wrangler.toml `period`). */
 export const FAILURE_PERIOD = 60;
 /** Tokens a quota slot admits (the TOKEN_QUOTA binding's `limit`): quotas are metered in bursts of this size. */
 export const QUOTA_BURST = QUOTA_MIN;
-const MAX_BLOCKED = 10_000;
+/**
+ * Failed guesses for one client id, in one isolate and one period, after which `client_under_attack` is logged
+ * (a log line only: it never refuses anything). Three sources at the pair limit reach it.
+ */
+export const CLIENT_ATTACK_THRESHOLD = 30;
+const MAX_ENTRIES = 10_000;
+const PERIOD_MS = FAILURE_PERIOD * 1000;
 
 interface Limiter {
   limit(options: { key: string }): Promise<{ success: boolean }>;
 }
 
-type LimiterName = "FAILED_AUTH_BY_IP" | "FAILED_AUTH_BY_CLIENT" | "TOKEN_QUOTA";
+type LimiterName = "FAILED_AUTH_BY_PAIR" | "FAILED_AUTH_BY_SOURCE" | "TOKEN_QUOTA";
 
-/** Keys over their failure limit, with the time (ms) until which they stay blocked in this isolate. */
+/** Pairs and sources over their failure limit, with the time (ms) until which they stay blocked in this isolate. */
 const blocked = new Map<string, number>();
+/** Failed guesses per client id in this isolate, for the `client_under_attack` log line. */
+const guessesByClient = new Map<string, { since: number; count: number }>();
 const warned = new Set<LimiterName>();
 
 function limiter(env: KeymintEnv, name: LimiterName): Limiter | null {
@@ -60,21 +76,37 @@ export function slowDown(retryAfter: number, description: string, detail: string
 
 const TOO_MANY_FAILURES = "Too many failed authentication attempts, retry later";
 
-function ipKey(ip: string): string {
-  return `ip:${ip}`;
-}
-function clientKeyOf(clientId: string): string {
-  return `client:${clientId}`;
+/**
+ * How the throttle treats a failed client authentication, by its private `detail`. The one classification
+ * every client-authentication method shares:
+ * - `unknown`: the client id does not exist (`unknown_client`); counted like a guess, and never logged by id.
+ * - `not_a_guess`: the presented credential matched, the client just may not use it now (`client_disabled`,
+ *   `secret_expired`); answered as before, never counted.
+ * - `guess`: anything else (a wrong secret, and any detail this function does not know: fail safe); counted
+ *   per (source, client id) pair and per source.
+ */
+export function failureKind(detail: string | undefined): "unknown" | "guess" | "not_a_guess" {
+  switch (detail) {
+    case "unknown_client":
+      return "unknown";
+    case "client_disabled":
+    case "secret_expired":
+      return "not_a_guess";
+    default:
+      return "guess";
+  }
 }
 
 /**
  * The throttling key for a request's source: the IPv4 address, or the /64 prefix of an IPv6 address (one
- * host usually holds a whole /64, so counting single IPv6 addresses would give an attacker 2^64 keys).
+ * host usually holds a whole /64, so counting single IPv6 addresses would give an attacker 2^64 keys). An
+ * IPv4-mapped IPv6 address counts as its IPv4 address.
  */
 export function sourceIp(request: Request): string {
   const ip = request.headers.get("cf-connecting-ip");
   if (ip === null) return "unknown";
-  return ip.includes(":") ? ipv6Prefix64(ip) : ip;
+  if (!ip.includes(":")) return ip;
+  return mappedIpv4(ip) ?? ipv6Prefix64(ip);
 }
 
 /** The first four groups of an IPv6 address, expanded (`2001:db8::1` → `2001:db8:0:0::/64`). */
@@ -90,48 +122,102 @@ export function ipv6Prefix64(ip: string): string {
     .join(":")}::/64`;
 }
 
+/** Neither part contains a space (client ids are printable ASCII without spaces), so the key is unambiguous. */
+function pairKey(source: string, clientId: string): string {
+  return `pair:${source} ${clientId}`;
+}
+function sourceKey(source: string): string {
+  return `source:${source}`;
+}
+
+/** Milliseconds `key` stays blocked in this isolate, or 0 (an expired entry is dropped). */
+function blockedFor(key: string, nowMs: number): number {
+  const until = blocked.get(key);
+  if (until === undefined) return 0;
+  if (until > nowMs) return until - nowMs;
+  blocked.delete(key);
+  return 0;
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  if (map.size >= MAX_ENTRIES) {
+    const oldest = map.keys().next();
+    if (!oldest.done) map.delete(oldest.value);
+  }
+  map.set(key, value);
+}
+
 /**
- * Refuses (429) a request whose source or client id is blocked in this isolate. Nothing is blocked almost
- * always, and then this costs one size check: the source is only read when there is something to look up.
+ * Refuses (429 `slow_down`) a request whose (source, client id) pair is over its failure limit in this isolate,
+ * before any KV read or hash. Nothing is blocked almost always, and then this costs one size check: the source
+ * is only read when there is something to look up.
  */
 export function refuseIfBlocked(request: Request, clientId: string | undefined, nowMs: number): void {
-  if (blocked.size === 0) return;
-  const ip = sourceIp(request);
-  for (const key of clientId === undefined ? [ipKey(ip)] : [ipKey(ip), clientKeyOf(clientId)]) {
-    const until = blocked.get(key);
-    if (until === undefined) continue;
-    if (until > nowMs) throw slowDown((until - nowMs) / 1000, TOO_MANY_FAILURES, `blocked ${key.split(":")[0]}`);
-    blocked.delete(key);
-  }
+  if (blocked.size === 0 || clientId === undefined) return;
+  const ms = blockedFor(pairKey(sourceIp(request), clientId), nowMs);
+  if (ms > 0) throw slowDown(ms / 1000, TOO_MANY_FAILURES, "pair blocked");
 }
 
-function block(key: string, nowMs: number): void {
-  if (blocked.size >= MAX_BLOCKED) {
-    const oldest = blocked.keys().next();
-    if (!oldest.done) blocked.delete(oldest.value);
+/** Logs `client_under_attack` once per period and isolate when one client id collects many failed guesses. */
+function watchClient(clientId: string, nowMs: number): void {
+  let entry = guessesByClient.get(clientId);
+  if (entry === undefined || nowMs - entry.since >= PERIOD_MS) {
+    entry = { since: nowMs, count: 0 };
+    remember(guessesByClient, clientId, entry);
   }
-  blocked.set(key, nowMs + FAILURE_PERIOD * 1000);
+  entry.count++;
+  if (entry.count === CLIENT_ATTACK_THRESHOLD) {
+    log("warn", "client_under_attack", {
+      client_id: clientId,
+      failures: entry.count,
+      period_s: FAILURE_PERIOD,
+      note: "failed authentications for this client id in one isolate; valid credentials are still accepted. The audit log's ip field shows the sources; block them with a Cloudflare WAF rule if needed",
+    });
+  }
 }
 
 /**
- * Counts a failed authentication against the IP and the client id. When either is now over its limit it is
- * blocked for one period and this failure is answered with 429 instead of 401.
+ * Counts a failed client authentication (any method) after the lookup, by `failureKind(detail)`: a guess or an
+ * unknown id against its (source, client id) pair and against its source, in parallel (an id that cannot exist
+ * against its source only: it must not become a limiter key). Counting unknown ids and guesses alike keeps 401
+ * vs 429 from telling which ids exist. Throws 429 `slow_down` instead of letting the 401 through when this
+ * failure crosses a limit or comes from a source over its limit; sources in `THROTTLE_EXEMPT_CIDRS` are never
+ * counted or blocked.
  */
-export async function countFailure(
+export async function recordFailure(
   env: KeymintEnv,
-  ip: string,
-  clientId: string | undefined,
+  request: Request,
+  clientId: string,
+  detail: string | undefined,
   nowMs: number,
 ): Promise<void> {
-  const [ipOk, clientOk] = await Promise.all([
-    allowed(env, "FAILED_AUTH_BY_IP", ip),
-    clientId === undefined ? true : allowed(env, "FAILED_AUTH_BY_CLIENT", clientId),
-  ]);
-  if (!ipOk) block(ipKey(ip), nowMs);
-  if (!clientOk && clientId !== undefined) block(clientKeyOf(clientId), nowMs);
-  if (!ipOk || !clientOk) {
-    throw slowDown(FAILURE_PERIOD, TOO_MANY_FAILURES, `failure limit reached for ${!ipOk ? "ip" : "client"}`);
+  const ip = request.headers.get("cf-connecting-ip");
+  if (ip !== null && inCidrs(getConfig(env).throttleExempt, ip)) return;
+  const source = sourceIp(request);
+  const sourceMs = blockedFor(sourceKey(source), nowMs);
+  const kind = failureKind(detail);
+  if (kind === "not_a_guess") {
+    // Not counted. From a source over its limit every failure is 429, so no answer tells a right secret apart.
+    if (sourceMs > 0) throw slowDown(sourceMs / 1000, TOO_MANY_FAILURES, `${detail} (source blocked)`);
+    return;
   }
+  if (kind === "guess") watchClient(clientId, nowMs);
+  const pair = isValidClientId(clientId) ? pairKey(source, clientId) : null;
+  const [pairOk, sourceOk] = await Promise.all([
+    pair === null || allowed(env, "FAILED_AUTH_BY_PAIR", pair),
+    sourceMs > 0 || allowed(env, "FAILED_AUTH_BY_SOURCE", source),
+  ]);
+  if (!pairOk && pair !== null) remember(blocked, pair, nowMs + PERIOD_MS);
+  if (!sourceOk) remember(blocked, sourceKey(source), nowMs + PERIOD_MS);
+  if (!pairOk || !sourceOk) {
+    throw slowDown(
+      FAILURE_PERIOD,
+      TOO_MANY_FAILURES,
+      `${detail} (${pairOk ? "source" : "pair"} over its failure limit)`,
+    );
+  }
+  if (sourceMs > 0) throw slowDown(sourceMs / 1000, TOO_MANY_FAILURES, `${detail} (source blocked)`);
 }
 
 /**

@@ -6,7 +6,16 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clients, curl, freePort, type Server, scratchProject, startServer } from "./helpers.ts";
+import {
+  clients,
+  curl,
+  freePort,
+  jsonLines,
+  type Server,
+  scratchProject,
+  startServer,
+  waitForOutput,
+} from "./helpers.ts";
 
 let project: string;
 let server: Server;
@@ -44,6 +53,34 @@ describe("npm start", () => {
     const res = await curl(args);
     expect(res.code).toBe(0);
     expect(parseToken(res.body).scope).toBe("read write");
+  });
+});
+
+describe("npm start's output (CONTRACT: Running, logs and the source address)", () => {
+  it("shows wrangler dev's own Ready line and one JSON audit line per token request naming the client_id", async () => {
+    expect(server.output()).toMatch(/Ready on http:\/\/127\.0\.0\.1:\d+/);
+    const created = await clients(project, ["create", "--name", "e2e-audit"]);
+    expect(created.code, created.stderr).toBe(0);
+    const { client_id: id, client_secret: secret } = JSON.parse(created.stdout) as Record<string, string>;
+    const res = await curl([
+      "-u",
+      `${id}:${secret}`,
+      "-d",
+      "grant_type=client_credentials",
+      `${server.url}/oauth2/token`,
+    ]);
+    const { access_token: token } = parseToken(res.body);
+    const audit = await waitForOutput(server, (output) =>
+      jsonLines(output).find((line) => line.event === "token" && line.client_id === id),
+    );
+    expect(audit).toMatchObject({
+      level: "info",
+      outcome: "issued",
+      auth_method: "client_secret_basic",
+      ip: "127.0.0.1",
+    });
+    expect(server.output()).not.toContain(secret);
+    expect(server.output()).not.toContain(token as string);
   });
 });
 

@@ -129,6 +129,32 @@ export async function startServer(command: string, args: string[], cwd: string, 
   throw new Error(`server did not start within 60 s:\n${output}`);
 }
 
+/** The JSON lines (log lines of the Worker) in a server's output. */
+export function jsonLines(output: string): Record<string, unknown>[] {
+  return output
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith("{") && line.endsWith("}"))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** Waits until `found` returns something for the server's output (log lines arrive after the response). */
+export async function waitForOutput<T>(server: Server, found: (output: string) => T | undefined): Promise<T> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const result = found(server.output());
+    if (result !== undefined) return result;
+    if (Date.now() > deadline) throw new Error(`not found in the server output:\n${server.output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Runs curl with the given arguments and returns its stdout (the response body). */
 export async function curl(args: string[]): Promise<{ code: number; body: string; stderr: string }> {
   const result = await run("curl", ["-sS", ...args]);

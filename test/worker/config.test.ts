@@ -101,6 +101,37 @@ describe("vars", () => {
   });
 });
 
+describe("THROTTLE_EXEMPT_CIDRS", () => {
+  it("answers 500 server_error and logs one line naming every malformed CIDR and the fix", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const client = await seedClient();
+    const res = await call(tokenRequest(client), {
+      THROTTLE_EXEMPT_CIDRS: "10.0.0.0/8 10.1.2.3/33 2001:db8::/48 nope",
+    });
+    expect(res.status).toBe(500);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(await res.json()).toEqual({
+      error: "server_error",
+      error_description: "The authorization server encountered an internal error",
+    });
+    expect(errors).toHaveBeenCalledTimes(1);
+    const line = JSON.parse(String(errors.mock.calls[0]?.[0])) as Record<string, string>;
+    expect(line).toMatchObject({ level: "error", event: "configuration_error" });
+    expect(line.cause).toContain("THROTTLE_EXEMPT_CIDRS");
+    expect(line.cause).toContain("10.1.2.3/33");
+    expect(line.cause).toContain("nope");
+    expect(line.cause).not.toContain("10.0.0.0/8");
+    expect(line.fix).toContain("space-separated CIDRs");
+  });
+
+  it("accepts an empty list and well-formed IPv4 and IPv6 ranges", async () => {
+    const client = await seedClient();
+    for (const value of ["", "  ", "192.0.2.0/24 2001:db8::/32 ::ffff:0:0/96"]) {
+      expect((await call(tokenRequest(client), { THROTTLE_EXEMPT_CIDRS: value })).status).toBe(200);
+    }
+  });
+});
+
 describe("corrupt client record", () => {
   it("answers invalid_client (same body as a wrong secret) and logs an error naming the client id", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});

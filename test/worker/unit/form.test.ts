@@ -81,19 +81,6 @@ describe("extractCredentials", () => {
   });
 });
 
-describe("throttling key of the source address", () => {
-  it("keys IPv4 by address and IPv6 by its /64 prefix", async () => {
-    const { ipv6Prefix64, sourceIp } = await import("../../../src/http/throttle.ts");
-    const req = (ip: string) => new Request("https://x", { headers: { "CF-Connecting-IP": ip } });
-    expect(sourceIp(req("203.0.113.7"))).toBe("203.0.113.7");
-    expect(sourceIp(req("2001:db8:1:2:aaaa::1"))).toBe("2001:db8:1:2::/64");
-    expect(sourceIp(req("2001:DB8:1:2:ffff:ffff:ffff:ffff"))).toBe("2001:db8:1:2::/64");
-    expect(ipv6Prefix64("2001:db8::1")).toBe("2001:db8:0:0::/64");
-    expect(ipv6Prefix64("::1")).toBe("0:0:0:0::/64");
-    expect(sourceIp(new Request("https://x"))).toBe("unknown");
-  });
-});
-
 describe("readForm body paths", () => {
   const url = "https://keymint.test/oauth2/token";
   const type = { "content-type": "application/x-www-form-urlencoded" };
