@@ -20,4 +20,3 @@ export function remoteUrlProblem(raw: string): string | null {
   if (url.hash !== "") return "it must not contain a fragment";
   return null;
 }
-

@@ -87,7 +87,11 @@ export async function decoyVerification(assertion: string): Promise<void> {
   await verifyJws(assertion, { typ: () => true, algorithms: ALGS, key: () => decoyKey(alg) });
 }
 
-async function ownAssertion(client: PreparedClient, assertion: string, ctx: AssertionContext): Promise<AssertionResult> {
+async function ownAssertion(
+  client: PreparedClient,
+  assertion: string,
+  ctx: AssertionContext,
+): Promise<AssertionResult> {
   const { record } = client;
   const jwksUri = record.jwks_uri;
   const keys = jwksUri === null ? await registeredKeys(client) : null;

@@ -9,10 +9,10 @@
  * over TLS to keymint, so the window is small; it is documented in SECURITY.md.
  */
 
-import { withTimeout } from "../kv-store.ts";
-import { StoreUnavailableError } from "../store.ts";
 import { log } from "../../log.ts";
 import { base64urlEncode, UTF8 } from "../../util/base64url.ts";
+import { withTimeout } from "../kv-store.ts";
+import { StoreUnavailableError } from "../store.ts";
 
 /** KV key prefix of a used assertion id. */
 export const JTI_PREFIX = "jti:";
@@ -66,7 +66,9 @@ export async function claimAssertionId(
     stored = await withTimeout(store.kv.get(key, { type: "text" }), store.timeoutMs);
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw err;
-    throw new StoreUnavailableError(`KV read of an assertion id failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw new StoreUnavailableError(
+      `KV read of an assertion id failed: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   if (stored !== null) {
     remember(key, exp, now);
