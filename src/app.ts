@@ -1,5 +1,6 @@
 /** The Hono app: routes, 404/405 and the last-resort error handler. No OAuth logic lives here. */
 
+import type { Context } from "hono";
 import { Hono } from "hono/tiny";
 import type { KeymintEnv } from "./env.ts";
 import { errorResponse, methodNotAllowed, toOAuthError } from "./http/errors.ts";
@@ -12,10 +13,19 @@ import { OAuthError } from "./oauth/errors.ts";
 
 export const app = new Hono<{ Bindings: KeymintEnv }>();
 
+/** The request's ExecutionContext (for `waitUntil`); absent when the app is called without one. */
+function executionOf(c: Context): ExecutionContext | undefined {
+  try {
+    return c.executionCtx as ExecutionContext;
+  } catch {
+    return undefined;
+  }
+}
+
 // One handler per route: Hono then calls it directly, without composing a middleware chain.
-app.post("/oauth2/token", (c) => tokenEndpoint(c.req.raw, c.env));
-app.post("/oauth2/introspect", (c) => introspectionEndpoint(c.req.raw, c.env));
-app.post("/oauth2/revoke", (c) => revocationEndpoint(c.req.raw, c.env));
+app.post("/oauth2/token", (c) => tokenEndpoint(c.req.raw, c.env, executionOf(c)));
+app.post("/oauth2/introspect", (c) => introspectionEndpoint(c.req.raw, c.env, executionOf(c)));
+app.post("/oauth2/revoke", (c) => revocationEndpoint(c.req.raw, c.env, executionOf(c)));
 app.get("/.well-known/oauth-authorization-server", (c) => metadataEndpoint(c.req.raw, c.env));
 app.get("/.well-known/jwks.json", (c) => jwksEndpoint(c.req.raw, c.env));
 

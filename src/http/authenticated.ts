@@ -1,10 +1,17 @@
 /** The shared front half of every client-authenticated endpoint: config, keys, form, client authentication. */
 
 import type { PreparedClient } from "../clients/store.ts";
+import { requireClientsBinding } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
 import { cachedKeyring, getKeyring, type Keyring } from "../jwt/keyring.ts";
 import { OAuthError } from "../oauth/errors.ts";
-import { type AuthMethod, authenticateClient, type CredentialsResult, extractCredentials } from "./client-auth.ts";
+import {
+  type AuthMethod,
+  authenticateClient,
+  type CredentialsResult,
+  extractCredentials,
+  presentedClientId,
+} from "./client-auth.ts";
 import { type RequestContext, requestContext } from "./context.ts";
 import { errorResponse, toOAuthError } from "./errors.ts";
 import { type FormParams, readForm } from "./form.ts";
@@ -20,17 +27,25 @@ export interface Exchange {
   credentials: CredentialsResult;
   /** Fields for this request's audit log line (never a secret, a token or an Authorization header). */
   audit: Audit;
+  /** The Worker's ExecutionContext, when there is one (work that may finish after the response). */
+  execution: ExecutionContext | undefined;
 }
 
 /** Parses the request: configuration, keyring, form body and presented credentials. */
-export async function openExchange(request: Request, env: KeymintEnv, audit: Audit): Promise<Exchange> {
+export async function openExchange(
+  request: Request,
+  env: KeymintEnv,
+  audit: Audit,
+  execution?: ExecutionContext,
+): Promise<Exchange> {
   const ctx = requestContext(request, env);
   const keyring = cachedKeyring(env) ?? (await getKeyring(env));
   const form = await readForm(request);
   const credentials = extractCredentials(request.headers.get("authorization"), form);
   // Until authentication shows the id exists, only its length is logged (it could be a mistyped secret).
-  if (credentials.kind === "credentials") audit.unknown_client_id_length = credentials.credentials.clientId.length;
-  return { request, env, ctx, keyring, form, credentials, audit };
+  const clientId = presentedClientId(credentials);
+  if (clientId !== undefined) audit.unknown_client_id_length = clientId.length;
+  return { request, env, ctx, keyring, form, credentials, audit, execution };
 }
 
 function knownClient(audit: Audit, clientId: string): void {
@@ -44,12 +59,24 @@ function knownClient(audit: Audit, clientId: string): void {
  * by the throttle according to its failure kind.
  */
 export async function authenticate(exchange: Exchange): Promise<{ client: PreparedClient; method: AuthMethod }> {
-  const { credentials, env, request } = exchange;
-  const clientId = credentials.kind === "credentials" ? credentials.credentials.clientId : undefined;
+  const { credentials, env, request, ctx } = exchange;
+  const clientId = presentedClientId(credentials);
   const nowMs = Date.now();
   refuseIfBlocked(request, clientId, nowMs);
   try {
-    const result = await authenticateClient(credentials, exchange.ctx.store, exchange.ctx.now);
+    const result = await authenticateClient(credentials, {
+      store: ctx.store,
+      now: ctx.now,
+      assertion: () => ({
+        issuer: ctx.issuer,
+        now: ctx.now,
+        replay: {
+          kv: requireClientsBinding(env),
+          timeoutMs: ctx.config.kvTimeoutMs,
+          waitUntil: exchange.execution === undefined ? undefined : (p) => exchange.execution?.waitUntil(p),
+        },
+      }),
+    });
     knownClient(exchange.audit, result.client.record.client_id);
     exchange.audit.auth_method = result.method;
     if (result.secretSlot > 0) exchange.audit.secret = "previous";

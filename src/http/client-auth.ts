@@ -1,27 +1,42 @@
 /**
- * Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3.1):
- * `client_secret_basic` or `client_secret_post`, exactly one per request.
+ * Client authentication at the token, introspection and revocation endpoints: `client_secret_basic` or
+ * `client_secret_post` (RFC 6749 §2.3.1), or a signed JWT (`private_key_jwt`, RFC 7523 §2.2; a federated
+ * client's outside token comes the same way) — exactly one per request. This module picks the method and
+ * delegates; every failure is the same `invalid_client`, told apart only by its logged `detail`.
  */
 
+import { type AssertionContext, verifyClientAssertion } from "../clients/auth/assertion.ts";
 import { type ClientStore, CorruptRecordError, type PreparedClient } from "../clients/store.ts";
 import { verifyClientSecret } from "../clients/verify.ts";
+import { peekJws } from "../jwt/verify.ts";
 import { log } from "../log.ts";
+import { JWT_BEARER } from "../oauth/client-assertion.ts";
 import { invalidClient, invalidRequest } from "../oauth/errors.ts";
 import { base64Decode, isBase64Text, UTF8_STRICT } from "../util/base64url.ts";
 import { type FormParams, formDecode } from "./form.ts";
 
-export type AuthMethod = "client_secret_basic" | "client_secret_post";
+export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
 
 export interface PresentedCredentials {
   clientId: string;
   secret: string;
-  method: AuthMethod;
+  method: "client_secret_basic" | "client_secret_post";
 }
 
-/** What the request carried: credentials, or nothing (with whether an Authorization header was used). */
+/**
+ * What the request carried: a secret, a JWT assertion (with the client id it names), or nothing (with whether
+ * an Authorization header was used).
+ */
 export type CredentialsResult =
   | { kind: "credentials"; credentials: PresentedCredentials }
+  | { kind: "assertion"; clientId: string; assertion: string }
   | { kind: "none"; usedAuthorizationHeader: boolean };
+
+/** The client id a request names, whatever the method; `undefined` without credentials. */
+export function presentedClientId(found: CredentialsResult): string | undefined {
+  if (found.kind === "credentials") return found.credentials.clientId;
+  return found.kind === "assertion" ? found.clientId : undefined;
+}
 
 const ASCII = /^[\x00-\x7f]*$/;
 
@@ -60,10 +75,33 @@ export function decodeBasic(token: string): { clientId: string; secret: string }
 }
 
 /**
- * Finds the client's credentials in the request. Using both methods, or sending a body `client_id` that
+ * A JWT assertion (RFC 7521 §4.2): `client_assertion_type` must be the JWT bearer URN and come with
+ * `client_assertion`; no other method may be used alongside. The client is the body's `client_id`, else the
+ * assertion's `sub` (RFC 7523 §3: the client id), which the assertion's own checks then confirm.
+ */
+function extractAssertion(authorization: string | null, form: FormParams): CredentialsResult {
+  const type = form.get("client_assertion_type");
+  const assertion = form.get("client_assertion");
+  if (type === undefined || assertion === undefined) {
+    throw invalidRequest("client_assertion and client_assertion_type go together (RFC 7521 section 4.2)");
+  }
+  if (type !== JWT_BEARER) {
+    throw invalidRequest(`client_assertion_type must be ${JWT_BEARER} (RFC 7523 section 2.2)`);
+  }
+  if (form.get("client_secret") !== undefined || (authorization !== null && /^\s*basic\s/i.test(authorization))) {
+    throw invalidRequest("Use exactly one client authentication method (RFC 6749 section 2.3)");
+  }
+  const named = peekJws(assertion)?.payload;
+  const fromJwt = typeof named?.sub === "string" ? named.sub : typeof named?.iss === "string" ? named.iss : "";
+  return { kind: "assertion", clientId: form.get("client_id") ?? fromJwt, assertion };
+}
+
+/**
+ * Finds the client's credentials in the request. Using two methods, or sending a body `client_id` that
  * differs from the Basic one, is `invalid_request` (RFC 6749 §2.3: one method per request).
  */
 export function extractCredentials(authorization: string | null, form: FormParams): CredentialsResult {
+  if (form.has("client_assertion") || form.has("client_assertion_type")) return extractAssertion(authorization, form);
   const postId = form.get("client_id");
   const postSecret = form.get("client_secret");
   if (authorization !== null) {
@@ -89,35 +127,72 @@ export function extractCredentials(authorization: string | null, form: FormParam
   return { kind: "credentials", credentials: { clientId: postId, secret: postSecret, method: "client_secret_post" } };
 }
 
+type LookedUp = PreparedClient | null | "corrupt";
+
+/** Logs a corrupt record with the fix; rethrows anything else (a KV fault is a 503). */
+function corrupt(err: unknown): "corrupt" {
+  if (!(err instanceof CorruptRecordError)) throw err;
+  log("error", "corrupt_client_record", {
+    client_id: err.clientId,
+    reason: err.message,
+    fix: `inspect it with \`npm run -s clients -- show ${err.clientId}\`, then recreate or re-import the client`,
+  });
+  return "corrupt";
+}
+
 /**
- * Authenticates the request's client. Unknown id, wrong or expired secret, disabled client and missing
- * credentials all end in the same `invalid_client` (status, body and headers), after the same work.
+ * The client record, `null` when it does not exist, or "corrupt". Synchronous on a cache hit (no promise on the
+ * hot path), the pending read otherwise.
  */
-export async function authenticateClient(
-  found: CredentialsResult,
-  store: ClientStore,
-  now: number,
-): Promise<{ client: PreparedClient; method: AuthMethod; secretSlot: number }> {
+function lookUp(store: ClientStore, clientId: string): LookedUp | Promise<LookedUp> {
+  try {
+    const found = store.find(clientId);
+    return found instanceof Promise ? found.catch(corrupt) : found;
+  } catch (err) {
+    return corrupt(err);
+  }
+}
+
+export interface AuthenticationContext {
+  store: ClientStore;
+  /** Unix seconds. */
+  now: number;
+  /** What verifying a JWT assertion needs (issuer, replay store, fetcher), built only when one is presented. */
+  assertion: () => AssertionContext;
+}
+
+export interface Authenticated {
+  client: PreparedClient;
+  method: AuthMethod;
+  /** Which secret matched: 0 the current one, 1 the previous one (rotation grace); 0 for assertions. */
+  secretSlot: number;
+}
+
+/**
+ * Authenticates the request's client. Unknown id, wrong or expired secret, a key client's secret, a secret
+ * client's assertion, a bad or replayed assertion, disabled client and missing credentials all end in the same
+ * `invalid_client` (status, body and headers); secret checks do the same work whether the client exists or not,
+ * and so do signature checks.
+ */
+export async function authenticateClient(found: CredentialsResult, ctx: AuthenticationContext): Promise<Authenticated> {
   if (found.kind === "none") {
     throw invalidClient("no client credentials", found.usedAuthorizationHeader);
   }
+  if (found.kind === "assertion") {
+    const client = await lookUp(ctx.store, found.clientId);
+    const result = await verifyClientAssertion(client === "corrupt" ? null : client, found.assertion, ctx.assertion());
+    if (!result.ok) throw invalidClient(client === "corrupt" ? "corrupt_record" : result.reason, false);
+    return { client: result.client, method: "private_key_jwt", secretSlot: 0 };
+  }
   const { clientId, secret, method } = found.credentials;
   const challenge = method === "client_secret_basic";
-  let client: PreparedClient | null;
-  try {
-    const found = store.find(clientId);
-    client = found instanceof Promise ? await found : found;
-  } catch (err) {
-    if (!(err instanceof CorruptRecordError)) throw err;
-    log("error", "corrupt_client_record", {
-      client_id: err.clientId,
-      reason: err.message,
-      fix: `inspect it with \`npm run -s clients -- show ${err.clientId}\`, then recreate or re-import the client`,
-    });
-    await verifyClientSecret(null, secret, now);
-    throw invalidClient("corrupt_record", challenge);
+  const looked = lookUp(ctx.store, clientId);
+  const client = looked instanceof Promise ? await looked : looked;
+  const result = await verifyClientSecret(client === "corrupt" ? null : client, secret, ctx.now);
+  if (client === "corrupt") throw invalidClient("corrupt_record", challenge);
+  if (!result.ok) {
+    const keyClient = client?.record.token_endpoint_auth_method === "private_key_jwt";
+    throw invalidClient(keyClient ? "secret_for_key_client" : result.reason, challenge);
   }
-  const result = await verifyClientSecret(client, secret, now);
-  if (!result.ok) throw invalidClient(result.reason, challenge);
   return { client: result.client, method, secretSlot: result.slot };
 }

@@ -13,9 +13,13 @@ const INACTIVE = JSON.stringify({ active: false });
  * Authenticates the caller, requires its introspection right (403 `unauthorized_client` otherwise), then
  * answers `{"active": true, ...claims}` or `{"active": false}` with nothing else (RFC 7662 §2.2).
  */
-export function introspectionEndpoint(request: Request, env: KeymintEnv): Promise<Response> {
+export function introspectionEndpoint(
+  request: Request,
+  env: KeymintEnv,
+  execution?: ExecutionContext,
+): Promise<Response> {
   return serveAudited("introspect", request, env, async function introspect(audit) {
-    const exchange = await openExchange(request, env, audit);
+    const exchange = await openExchange(request, env, audit, execution);
     const token = exchange.form.get("token");
     if (token === undefined) throw invalidRequest("The token parameter is required (RFC 7662 section 2.1)");
     const { client } = await authenticate(exchange);

@@ -15,9 +15,9 @@ import { inspectToken } from "./inspect-token.ts";
  * expired, unknown and already revoked tokens get 200 as well (RFC 7009 §2.2): there is nothing to do. A valid
  * token of another client is refused with `unauthorized_client` (RFC 7009 §2.1).
  */
-export function revocationEndpoint(request: Request, env: KeymintEnv): Promise<Response> {
+export function revocationEndpoint(request: Request, env: KeymintEnv, execution?: ExecutionContext): Promise<Response> {
   return serveAudited("revoke", request, env, async function revokeToken(audit) {
-    const exchange = await openExchange(request, env, audit);
+    const exchange = await openExchange(request, env, audit, execution);
     const token = exchange.form.get("token");
     if (token === undefined) throw invalidRequest("The token parameter is required (RFC 7009 section 2.1)");
     // token_type_hint is advisory (RFC 7009 §2.1): keymint has only access tokens and ignores it.

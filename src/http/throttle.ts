@@ -81,7 +81,8 @@ const TOO_MANY_FAILURES = "Too many failed authentication attempts, retry later"
  * every client-authentication method shares:
  * - `unknown`: the client id does not exist (`unknown_client`); counted like a guess, and never logged by id.
  * - `not_a_guess`: the presented credential matched, the client just may not use it now (`client_disabled`,
- *   `secret_expired`); answered as before, never counted.
+ *   `secret_expired`), or a JWT assertion's signature verified and only its claims failed (expired, wrong
+ *   audience, replayed…); answered as before, never counted.
  * - `guess`: anything else (a wrong secret, and any detail this function does not know: fail safe); counted
  *   per (source, client id) pair and per source.
  */
@@ -91,6 +92,17 @@ export function failureKind(detail: string | undefined): "unknown" | "guess" | "
       return "unknown";
     case "client_disabled":
     case "secret_expired":
+    // A JWT assertion whose signature verified (src/clients/auth/assertion.ts): the presenter holds the key.
+    case "assertion_no_exp":
+    case "assertion_expired":
+    case "assertion_not_yet_valid":
+    case "assertion_issued_in_future":
+    case "assertion_lifetime_too_long":
+    case "assertion_wrong_issuer":
+    case "assertion_wrong_subject":
+    case "assertion_wrong_audience":
+    case "assertion_no_jti":
+    case "assertion_replayed":
       return "not_a_guess";
     default:
       return "guess";

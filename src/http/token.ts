@@ -11,9 +11,9 @@ import { enforceQuota } from "./throttle.ts";
 const GRANT_TYPE = "client_credentials";
 
 /** Handles `POST /oauth2/token`. Never throws: every failure becomes an RFC 6749 §5.2 response. */
-export function tokenEndpoint(request: Request, env: KeymintEnv): Promise<Response> {
+export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: ExecutionContext): Promise<Response> {
   return serveAudited("token", request, env, async function issueToken(audit) {
-    const exchange = await openExchange(request, env, audit);
+    const exchange = await openExchange(request, env, audit, execution);
     const { form, ctx } = exchange;
     const grantType = form.get("grant_type");
     if (grantType === undefined) throw invalidRequest("The grant_type parameter is required");

@@ -1,6 +1,10 @@
 /** RFC 8414 §2 authorization server metadata for keymint. */
 
-const AUTH_METHODS = ["client_secret_basic", "client_secret_post"];
+import { CLIENT_KEY_ALGS } from "../clients/record.ts";
+
+const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+/** Algorithms accepted on client assertions (private_key_jwt) and federated tokens. */
+const AUTH_SIGNING_ALGS: string[] = [...CLIENT_KEY_ALGS];
 
 export interface AuthorizationServerMetadata {
   issuer: string;
@@ -11,8 +15,11 @@ export interface AuthorizationServerMetadata {
   grant_types_supported: string[];
   response_types_supported: string[];
   token_endpoint_auth_methods_supported: string[];
+  token_endpoint_auth_signing_alg_values_supported: string[];
   introspection_endpoint_auth_methods_supported: string[];
+  introspection_endpoint_auth_signing_alg_values_supported: string[];
   revocation_endpoint_auth_methods_supported: string[];
+  revocation_endpoint_auth_signing_alg_values_supported: string[];
   scopes_supported?: string[];
 }
 
@@ -28,8 +35,11 @@ export function metadataFor(issuer: string, scopesSupported: string[] | null): A
     // No authorization endpoint: RFC 8414 requires the member, and no response type is supported.
     response_types_supported: [],
     token_endpoint_auth_methods_supported: AUTH_METHODS,
+    token_endpoint_auth_signing_alg_values_supported: AUTH_SIGNING_ALGS,
     introspection_endpoint_auth_methods_supported: AUTH_METHODS,
+    introspection_endpoint_auth_signing_alg_values_supported: AUTH_SIGNING_ALGS,
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
+    revocation_endpoint_auth_signing_alg_values_supported: AUTH_SIGNING_ALGS,
   };
   if (scopesSupported !== null) metadata.scopes_supported = scopesSupported;
   return metadata;

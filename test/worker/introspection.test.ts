@@ -277,7 +277,8 @@ describe("metadata (RFC 8414)", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     const metadata = (await res.json()) as Record<string, unknown>;
-    const methods = ["client_secret_basic", "client_secret_post"];
+    const methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+    const algs = ["ES256", "EdDSA", "RS256", "PS256"];
     expect(metadata).toEqual({
       issuer: ORIGIN,
       token_endpoint: `${ORIGIN}/oauth2/token`,
@@ -287,8 +288,11 @@ describe("metadata (RFC 8414)", () => {
       grant_types_supported: ["client_credentials"],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: methods,
+      token_endpoint_auth_signing_alg_values_supported: algs,
       introspection_endpoint_auth_methods_supported: methods,
+      introspection_endpoint_auth_signing_alg_values_supported: algs,
       revocation_endpoint_auth_methods_supported: methods,
+      revocation_endpoint_auth_signing_alg_values_supported: algs,
     });
     const token = await tokenFor(await seedClient());
     expect(jose.decodeJwt(token).iss).toBe(metadata.issuer);

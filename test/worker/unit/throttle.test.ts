@@ -32,8 +32,25 @@ describe("failureKind: which failed authentications the throttle counts", () => 
   });
 
   it("treats a detail it does not know as a guess (fail safe for new authentication methods)", () => {
-    for (const detail of ["bad_signature", "unknown_key", "assertion_expired", "replayed", "", undefined]) {
+    for (const detail of ["something_new", "replayed", "", undefined]) {
       expect(failureKind(detail)).toBe("guess");
+    }
+  });
+
+  it("counts assertions whose signature failed as guesses, and not those whose signature verified (RFC 7523)", () => {
+    for (const detail of [
+      "assertion_bad_signature",
+      "assertion_malformed",
+      "assertion_unsupported_alg",
+      "assertion_wrong_typ",
+      "unknown_key",
+      "assertion_for_secret_client",
+      "secret_for_key_client",
+    ]) {
+      expect(failureKind(detail), detail).toBe("guess");
+    }
+    for (const detail of ["assertion_expired", "assertion_wrong_audience", "assertion_replayed", "assertion_no_jti"]) {
+      expect(failureKind(detail), detail).toBe("not_a_guess");
     }
   });
 });
