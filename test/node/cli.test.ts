@@ -2,6 +2,7 @@
 
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import * as jose from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { clients, ROOT, type RunResult, run, scratchProject } from "./helpers.ts";
 
@@ -36,7 +37,7 @@ async function storedSecrets(clientId: string): Promise<string[]> {
     },
   );
   const record = JSON.parse(raw.stdout) as { salt: string; secrets: { hash: string }[] };
-  return [record.salt, ...record.secrets.map((s) => s.hash)];
+  return [record.salt, ...record.secrets.map((s) => s.hash)].filter((value) => value !== "");
 }
 
 beforeAll(async () => {
@@ -378,6 +379,115 @@ describe("--remote", () => {
     expect(result.stderr).toMatch(
       /^would run: wrangler kv key put client:dry-run-id --path \S+ --binding CLIENTS --remote$/m,
     );
+  });
+});
+
+describe("clients without a secret (private_key_jwt, federation)", () => {
+  async function jwksFile(keys: Record<string, unknown>[], name = `jwks-${Date.now()}-${Math.random()}.json`) {
+    const path = join(project, name);
+    await writeFile(path, JSON.stringify({ keys }));
+    return path;
+  }
+
+  async function publicKey(alg: "ES256" | "EdDSA" | "RS256" | "PS256", kid: string) {
+    const pair = await jose.generateKeyPair(alg, { extractable: true, crv: alg === "EdDSA" ? "Ed25519" : undefined });
+    return {
+      private: { ...(await jose.exportJWK(pair.privateKey)), kid, alg },
+      public: { ...(await jose.exportJWK(pair.publicKey)), kid, alg },
+    };
+  }
+
+  it("creates a --jwks client: JSON with client_id and private_key_jwt, no client_secret, keys stored public only", async () => {
+    const key = await publicKey("ES256", "k1");
+    const created = JSON.parse(await ok(["create", "--name", "signer", "--jwks", await jwksFile([key.public])]));
+    expect(created.client_id).toMatch(/^[0-9a-f]{32}$/);
+    expect(created).not.toHaveProperty("client_secret");
+    expect(created).toMatchObject({ token_endpoint_auth_method: "private_key_jwt", secrets: [], jwks_uri: null });
+    expect(created.jwks.keys).toEqual([
+      { kty: "EC", crv: "P-256", x: key.public.x, y: key.public.y, kid: "k1", alg: "ES256", use: "sig" },
+    ]);
+    const shown = JSON.parse(await ok(["show", created.client_id, "--json"]));
+    expect(shown.token_endpoint_auth_method).toBe("private_key_jwt");
+    expect(await ok(["show", created.client_id])).toMatch(
+      /token_endpoint_auth_method\s+private_key_jwt[\s\S]*jwks\s+ES256 kid=k1/,
+    );
+    const table = await ok(["list"]);
+    expect(table).toMatch(new RegExp(`${created.client_id}.*none \\(jwks: 1 key\\)`));
+    const rotate = await cli(["rotate-secret", created.client_id]);
+    expect(rotate.code).toBe(1);
+    expect(rotate.stderr).toMatch(/has no secret; replace its keys with `update/);
+  });
+
+  it("creates --jwks-uri and federated clients and reports their settings", async () => {
+    const uri = JSON.parse(await ok(["create", "--name", "uri", "--jwks-uri", "https://client.example/jwks.json"]));
+    expect(uri).toMatchObject({
+      token_endpoint_auth_method: "private_key_jwt",
+      jwks_uri: "https://client.example/jwks.json",
+      jwks: null,
+    });
+    const federated = JSON.parse(
+      await ok([
+        "create",
+        "--name",
+        "ci",
+        "--federated-issuer",
+        "https://token.actions.githubusercontent.com",
+        "--federated-subject",
+        "repo:acme/app:ref:refs/heads/main",
+        "--federated-audience",
+        "https://keymint.example",
+      ]),
+    );
+    expect(federated).not.toHaveProperty("client_secret");
+    expect(federated.federation).toEqual({
+      issuer: "https://token.actions.githubusercontent.com",
+      subject: "repo:acme/app:ref:refs/heads/main",
+      audience: "https://keymint.example",
+    });
+    expect(await ok(["show", federated.client_id])).toMatch(/federated_subject\s+repo:acme\/app:ref:refs\/heads\/main/);
+  });
+
+  it("replaces keys with update, and turns a secret client into a key client (its secrets stop working)", async () => {
+    const first = await publicKey("EdDSA", "a");
+    const second = await publicKey("RS256", "b");
+    const created = JSON.parse(await ok(["create", "--name", "swap", "--jwks", await jwksFile([first.public])]));
+    const updated = JSON.parse(
+      await ok(["update", created.client_id, "--jwks", await jwksFile([second.public]), "--json"]),
+    );
+    expect(updated.jwks.keys.map((k: { kid: string }) => k.kid)).toEqual(["b"]);
+    const moved = JSON.parse(
+      await ok(["update", created.client_id, "--jwks-uri", "https://client.example/k.json", "--json"]),
+    );
+    expect(moved).toMatchObject({ jwks: null, jwks_uri: "https://client.example/k.json" });
+    const secretClient = await createClient();
+    const converted = await cli(["update", secretClient.client_id, "--jwks", await jwksFile([first.public]), "--json"]);
+    expect(converted.code).toBe(0);
+    expect(converted.stderr).toMatch(/now authenticates with private_key_jwt; its secrets no longer work/);
+    expect(JSON.parse(converted.stdout)).toMatchObject({ token_endpoint_auth_method: "private_key_jwt", secrets: [] });
+  });
+
+  it("refuses private keys, RSA keys without alg, plain-http URLs and mixed options, writing nothing", async () => {
+    const key = await publicKey("ES256", "p");
+    const cases: [string[], RegExp][] = [
+      [["--jwks", await jwksFile([key.private])], /holds private key material/],
+      [
+        ["--jwks", await jwksFile([{ ...(await publicKey("RS256", "r")).public, alg: undefined }])],
+        /RSA\) needs "alg" RS256 or PS256/,
+      ],
+      [["--jwks", await jwksFile([{ ...key.public, crv: "P-384" }])], /unsupported alg or key type|needs crv/],
+      [["--jwks-uri", "http://client.example/jwks.json"], /must use https/],
+      [["--jwks", await jwksFile([key.public]), "--jwks-uri", "https://client.example/k"], /only one of/],
+      [["--jwks", await jwksFile([key.public]), "--client-secret", "x".repeat(40)], /has no secret/],
+      [["--federated-issuer", "https://issuer.example"], /go together/],
+      [["--jwks", join(project, "missing.json")], /cannot read --jwks/],
+    ];
+    for (const [args, message] of cases) {
+      const id = `refused-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+      const result = await cli(["create", "--name", "bad", "--client-id", id, ...args]);
+      expect(result.code, args.join(" ")).toBe(1);
+      expect(result.stderr, args.join(" ")).toMatch(message);
+      expect((await cli(["show", id])).code).toBe(1);
+    }
   });
 });
 
