@@ -27,9 +27,9 @@ export async function verifyAccessTokenJws(token: string, keys: KeyLookup): Prom
   const result = await verifyJws(token, {
     typ: (typ) => typIs(typ, "at+jwt"),
     algorithms: ACCESS_TOKEN_ALGS,
-    key(header) {
+    key(header, alg) {
       if (typeof header.kid !== "string") return undefined;
-      return typeof keys === "function" ? keys(header.kid, header.alg) : keys.get(header.kid);
+      return typeof keys === "function" ? keys(header.kid, alg) : keys.get(header.kid);
     },
   });
   if (!result.ok) return { ok: false, error: result.error };

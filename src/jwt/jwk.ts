@@ -107,6 +107,14 @@ export function signParams(alg: AsymmetricAlg): CryptoParams {
   return SPECS[alg].signParams;
 }
 
+/**
+ * The algorithm name keymint uses internally: RFC 9864's fully-specified `Ed25519` is the same algorithm as
+ * `EdDSA` on the only curve keymint supports (libraries such as oauth4webapi already send it).
+ */
+export function canonicalAlg(alg: unknown): unknown {
+  return alg === "Ed25519" ? "EdDSA" : alg;
+}
+
 export function isAsymmetricAlg(value: unknown): value is AsymmetricAlg {
   return typeof value === "string" && (ASYMMETRIC_ALGS as readonly string[]).includes(value);
 }
@@ -125,7 +133,7 @@ export function hasPrivateMembers(jwk: Jwk): boolean {
  * OKP Ed25519 → EdDSA, RSA → RS256, the default of OpenID Connect). `null` when the key fits none of `allowed`.
  */
 export function algorithmOf(jwk: Jwk, allowed: readonly AsymmetricAlg[] = ASYMMETRIC_ALGS): AsymmetricAlg | null {
-  const alg = jwk.alg;
+  const alg = canonicalAlg(jwk.alg);
   if (alg !== undefined) return isAsymmetricAlg(alg) && allowed.includes(alg) ? alg : null;
   const inferred: AsymmetricAlg | null =
     jwk.kty === "EC" && jwk.crv === "P-256"

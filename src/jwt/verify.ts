@@ -6,7 +6,7 @@
  */
 
 import { base64Decode, base64urlEncode, UTF8, UTF8_STRICT } from "../util/base64url.ts";
-import { type CryptoParams, isObject, signParams } from "./jwk.ts";
+import { type CryptoParams, canonicalAlg, isObject, signParams } from "./jwk.ts";
 import type { JwsAlg, VerificationKey } from "./keys.ts";
 
 /** Why a JWS was refused; for logs and tests only. */
@@ -21,10 +21,11 @@ export interface JwsPolicy {
   /** Algorithms this use accepts at all (`none` and anything unlisted are refused before any key lookup). */
   algorithms: readonly JwsAlg[];
   /**
-   * The key a header designates (by `kid`, or by this use's own rule), or `undefined`. Whatever it returns,
-   * the header's `alg` must equal the key's own `alg`: a key is never used with another algorithm.
+   * The key a header designates (by `kid`, or by this use's own rule), or `undefined`; `alg` is the header's
+   * algorithm in canonical form. Whatever it returns, that `alg` must equal the key's own: a key is never used
+   * with another algorithm.
    */
-  key(header: JwsHeader): VerificationKey | undefined | Promise<VerificationKey | undefined>;
+  key(header: JwsHeader, alg: JwsAlg): VerificationKey | undefined | Promise<VerificationKey | undefined>;
   /** Longest token accepted, in characters (default 8192). */
   maxLength?: number;
 }
@@ -67,7 +68,7 @@ function verifyParams(alg: JwsAlg): CryptoParams | "HMAC" {
 
 /**
  * Verifies a compact JWS under `policy`: structure and size, a header without `crit` (keymint understands no
- * extension), an allowed `alg`, an acceptable `typ`, the key the policy designates with exactly that `alg`, a
+ * extension), an allowed `alg` (`Ed25519`, RFC 9864, counts as `EdDSA`), an acceptable `typ`, the key the policy designates with exactly that `alg`, a
  * canonically encoded signature of the right length, and the signature itself (WebCrypto). The payload must be
  * a JSON object; its claims are the caller's to check.
  */
@@ -82,13 +83,14 @@ export async function verifyJws(token: string, policy: JwsPolicy): Promise<JwsRe
   if (!isObject(header) || typeof header.alg !== "string") return { ok: false, error: "malformed" };
   const jwsHeader = header as JwsHeader;
   if (header.crit !== undefined) return { ok: false, error: "malformed", header: jwsHeader };
-  if (!(policy.algorithms as readonly string[]).includes(header.alg)) {
+  const alg = canonicalAlg(header.alg) as string;
+  if (!(policy.algorithms as readonly string[]).includes(alg)) {
     return { ok: false, error: "unsupported_alg", header: jwsHeader };
   }
   if (!policy.typ(header.typ)) return { ok: false, error: "wrong_typ", header: jwsHeader };
-  const key = await policy.key(jwsHeader);
+  const key = await policy.key(jwsHeader, alg as JwsAlg);
   if (key === undefined) return { ok: false, error: "unknown_kid", header: jwsHeader };
-  if (key.alg !== header.alg) return { ok: false, error: "unsupported_alg", header: jwsHeader };
+  if (key.alg !== alg) return { ok: false, error: "unsupported_alg", header: jwsHeader };
   const signature = base64Decode(encodedSignature, "base64url");
   // Only the canonical encoding of a signature is accepted, so one token has exactly one valid spelling.
   if (

@@ -3,8 +3,8 @@
 import { CLIENT_KEY_ALGS } from "../clients/record.ts";
 
 const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
-/** Algorithms accepted on client assertions (private_key_jwt) and federated tokens. */
-const AUTH_SIGNING_ALGS: string[] = [...CLIENT_KEY_ALGS];
+/** Algorithms accepted on client assertions (private_key_jwt) and federated tokens; `Ed25519` is RFC 9864's name. */
+const AUTH_SIGNING_ALGS: string[] = [...CLIENT_KEY_ALGS, "Ed25519"];
 
 export interface AuthorizationServerMetadata {
   issuer: string;

@@ -278,7 +278,7 @@ describe("metadata (RFC 8414)", () => {
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     const metadata = (await res.json()) as Record<string, unknown>;
     const methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
-    const algs = ["ES256", "EdDSA", "RS256", "PS256"];
+    const algs = ["ES256", "EdDSA", "RS256", "PS256", "Ed25519"];
     expect(metadata).toEqual({
       issuer: ORIGIN,
       token_endpoint: `${ORIGIN}/oauth2/token`,

@@ -5,7 +5,7 @@
  * src/oauth/client-assertion.ts. Each failure is one `detail` for the log; the caller answers the same 401.
  */
 
-import { type AsymmetricAlg, isAsymmetricAlg } from "../../jwt/jwk.ts";
+import { type AsymmetricAlg, canonicalAlg, isAsymmetricAlg } from "../../jwt/jwk.ts";
 import { importVerificationJwk, type VerificationKey } from "../../jwt/keys.ts";
 import { type JwsHeader, peekJws, verifyJws } from "../../jwt/verify.ts";
 import {
@@ -40,9 +40,9 @@ function fail(reason: string): AssertionResult {
 }
 
 /** The key a header designates among `keys`: by `kid`, or the only key of its `alg` when it names none. */
-function pickKey(keys: readonly VerificationKey[], header: JwsHeader): VerificationKey | undefined {
+function pickKey(keys: readonly VerificationKey[], header: JwsHeader, alg: string): VerificationKey | undefined {
   if (typeof header.kid === "string") return keys.find((k) => k.kid === header.kid);
-  const candidates = keys.filter((k) => k.alg === header.alg);
+  const candidates = keys.filter((k) => k.alg === alg);
   return candidates.length === 1 ? candidates[0] : undefined;
 }
 
@@ -82,7 +82,7 @@ async function decoyKey(alg: AsymmetricAlg): Promise<VerificationKey> {
 
 /** Verifies an assertion against a stand-in key of its own algorithm (always fails); same work as a real check. */
 export async function decoyVerification(assertion: string): Promise<void> {
-  const alg = peekJws(assertion)?.header.alg;
+  const alg = canonicalAlg(peekJws(assertion)?.header.alg);
   if (!isAsymmetricAlg(alg)) return;
   await verifyJws(assertion, { typ: () => true, algorithms: ALGS, key: () => decoyKey(alg) });
 }
@@ -99,10 +99,10 @@ async function ownAssertion(
   const verified = await verifyJws(assertion, {
     typ: isAssertionTyp,
     algorithms: ALGS,
-    key: (header) =>
+    key: (header, alg) =>
       set === null
-        ? pickKey(keys ?? [], header)
-        : set.key(typeof header.kid === "string" ? header.kid : undefined, header.alg, ctx.fetcher),
+        ? pickKey(keys ?? [], header, alg)
+        : set.key(typeof header.kid === "string" ? header.kid : undefined, alg, ctx.fetcher),
   });
   if (!verified.ok) return fail(verified.error === "unknown_kid" ? "unknown_key" : `assertion_${verified.error}`);
   const failure = clientAssertionFailure(verified.payload, verified.header, {
@@ -125,7 +125,7 @@ async function federatedToken(client: PreparedClient, token: string, ctx: Assert
   const verified = await verifyJws(token, {
     typ: isFederatedTyp,
     algorithms: ALGS,
-    key: (header) => set.key(typeof header.kid === "string" ? header.kid : undefined, header.alg, ctx.fetcher),
+    key: (header, alg) => set.key(typeof header.kid === "string" ? header.kid : undefined, alg, ctx.fetcher),
   });
   if (!verified.ok) return fail(verified.error === "unknown_kid" ? "unknown_key" : `assertion_${verified.error}`);
   const failure = federatedTokenFailure(verified.payload, {

@@ -1,9 +1,11 @@
 /** keymint driven by a real, independent OAuth client library (panva/oauth4webapi). */
 
 import { exports } from "cloudflare:workers";
+import * as jose from "jose";
 import * as oauth from "oauth4webapi";
 import { describe, expect, it } from "vitest";
-import { seedClient } from "../helpers.ts";
+import { newKeyClientRecord } from "../../../src/clients/lifecycle.ts";
+import { nowSeconds, putRecord, seedClient } from "../helpers.ts";
 
 // oauth4webapi insists on https; the worker answers any origin.
 const ORIGIN = "https://keymint.test";
@@ -55,4 +57,35 @@ describe("oauth4webapi client credentials grant", () => {
       error_description: "Client authentication failed",
     });
   });
+});
+
+describe("oauth4webapi private_key_jwt (RFC 7523)", () => {
+  for (const alg of ["ES256", "EdDSA", "RS256", "PS256"] as const) {
+    it(`obtains a token with an ${alg} assertion built by oauth4webapi's PrivateKeyJwt`, async () => {
+      const pair = await jose.generateKeyPair(alg, { crv: alg === "EdDSA" ? "Ed25519" : undefined, extractable: true });
+      const kid = `oauth4webapi-${alg}`;
+      const clientId = `o4w-${crypto.randomUUID()}`;
+      await putRecord(
+        newKeyClientRecord(
+          {
+            clientId,
+            keys: { jwks: { keys: [{ ...(await jose.exportJWK(pair.publicKey)), kid, alg }] } },
+            settings: { name: "oauth4webapi", scopes: ["read"] },
+          },
+          nowSeconds(),
+        ),
+      );
+      const client = { client_id: clientId };
+      const response = await oauth.clientCredentialsGrantRequest(
+        as,
+        client,
+        oauth.PrivateKeyJwt({ key: pair.privateKey, kid }),
+        new URLSearchParams({ scope: "read" }),
+        { [oauth.customFetch]: viaWorker },
+      );
+      const result = await oauth.processClientCredentialsResponse(as, client, response);
+      expect(result.token_type).toBe("bearer");
+      expect(jose.decodeJwt(result.access_token)).toMatchObject({ client_id: clientId, scope: "read" });
+    });
+  }
 });

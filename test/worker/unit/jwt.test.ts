@@ -27,6 +27,8 @@ describe("JWK rules", () => {
     expect(algorithmOf({ kty: "OKP", crv: "X25519" })).toBeNull();
     expect(algorithmOf({ kty: "oct", alg: "HS256" })).toBeNull();
     expect(algorithmOf({ kty: "RSA", alg: "PS256" }, ["ES256", "EdDSA", "RS256"])).toBeNull();
+    // RFC 9864's fully-specified name for EdDSA on Ed25519.
+    expect(algorithmOf({ kty: "OKP", crv: "Ed25519", alg: "Ed25519" })).toBe("EdDSA");
   });
 
   it("refuses RSA moduli under 2048 bits, counting bits exactly", async () => {
