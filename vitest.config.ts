@@ -1,8 +1,18 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { OPTIONAL_SECRETS, VAR_DEFAULTS } from "./src/settings.ts";
 
 /** Test signing key; never used outside tests. */
 export const TEST_SIGNING_KEY = "test-signing-key-0123456789abcdefghijklmnop";
+
+/**
+ * The pool reads a developer's .dev.vars as `wrangler dev` does; the tests run on the defaults instead, so a
+ * local `AUDIT_LOG=off` or a retired key cannot change their outcome (CI has no .dev.vars).
+ */
+const DEFAULT_SETTINGS: Record<string, string> = {
+  ...VAR_DEFAULTS,
+  ...Object.fromEntries(OPTIONAL_SECRETS.map((name) => [name, ""])),
+};
 
 export default defineConfig({
   test: {
@@ -16,6 +26,7 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {
+                ...DEFAULT_SETTINGS,
                 TOKEN_SIGNING_KEY: TEST_SIGNING_KEY,
                 // Tests change records between requests; the cache has its own tests.
                 CLIENT_CACHE_TTL: "0",

@@ -4,6 +4,7 @@
  *
  * - `.dev.vars` missing (or without TOKEN_SIGNING_KEY): writes a random 256-bit key into it (mode 0600).
  * - Local registry empty: creates a demo client and prints a ready-to-paste curl command.
+ * - Prints, once, which optional settings are in effect (names only) and any name keymint does not read.
  */
 
 import { spawn } from "node:child_process";
@@ -12,6 +13,7 @@ import { openLocalRegistry } from "../cli/registry.ts";
 import { recordForNewClient } from "../src/clients/register.ts";
 import { generateClientId, generateSecret } from "../src/clients/secrets.ts";
 import { base64urlEncode } from "../src/util/base64url.ts";
+import { describeLocalSettings } from "./local-settings.ts";
 
 const DEV_VARS = ".dev.vars";
 
@@ -47,6 +49,15 @@ async function ensureSigningKey(): Promise<void> {
     await appendFile(DEV_VARS, `${existing.endsWith("\n") || existing === "" ? "" : "\n"}TOKEN_SIGNING_KEY="${key}"\n`);
     console.error("keymint: added a random TOKEN_SIGNING_KEY to .dev.vars");
   }
+}
+
+async function reportSettings(args: string[]): Promise<void> {
+  const { unstable_readConfig } = await import("wrangler");
+  const config = unstable_readConfig(
+    { config: option(args, "--config") ?? option(args, "-c"), env: option(args, "--env") ?? option(args, "-e") },
+    { hideWarnings: true },
+  );
+  for (const line of describeLocalSettings(await readFile(DEV_VARS, "utf8"), config.vars, args)) console.error(line);
 }
 
 async function ensureDemoClient(args: string[]): Promise<void> {
@@ -102,6 +113,7 @@ const launchEnvironment = { ...process.env };
 const args = process.argv.slice(2);
 await ensureSigningKey();
 await ensureDemoClient(args);
+await reportSettings(args);
 const child = spawn("wrangler", ["dev", ...args], { stdio: "inherit", env: launchEnvironment });
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => child.kill(signal));

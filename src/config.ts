@@ -1,8 +1,9 @@
-/** Deployment configuration read from `[vars]` and secrets, validated once per isolate. */
+/** Deployment configuration read from the vars (src/settings.ts), validated once per isolate. */
 
-import { isValidAudience, isValidTtl, TTL_MAX, TTL_MIN } from "./clients/record.ts";
+import { isValidAudience, TTL_MAX, TTL_MIN } from "./clients/record.ts";
 import type { KeymintEnv } from "./env.ts";
 import { parseScope } from "./oauth/scope.ts";
+import { VAR_DEFAULTS, type VarName } from "./settings.ts";
 import { type Cidr, parseCidrList } from "./util/cidr.ts";
 
 /** A deployment mistake: `fix` tells the operator what to change. Rendered as 500 `server_error`. */
@@ -32,18 +33,24 @@ export interface Config {
 
 const configs = new WeakMap<object, Config>();
 
+/** Where a var is set, for the `fix` of a `ConfigError`. */
+function where(name: VarName): string {
+  return `${name} ([vars] in wrangler.toml; locally also .dev.vars or \`npm start -- --var ${name}:VALUE\`)`;
+}
+
 function text(value: unknown): string {
   return typeof value === "string" ? value.trim() : "";
 }
 
-function integer(env: KeymintEnv, name: keyof KeymintEnv, fallback: number, min: number, max: number): number {
+/** An integer var between `min` and `max`; empty or unset means its default from src/settings.ts. */
+function integer(env: KeymintEnv, name: VarName, min: number, max: number): number {
   const raw = text(env[name]);
-  if (raw === "") return fallback;
+  if (raw === "") return Number(VAR_DEFAULTS[name]);
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new ConfigError(
-      `${String(name)} is ${JSON.stringify(raw)}, not an integer between ${min} and ${max}`,
-      `set [vars] ${String(name)} in wrangler.toml to an integer between ${min} and ${max}`,
+      `${name} is ${JSON.stringify(raw)}, not an integer between ${min} and ${max}`,
+      `set ${where(name)} to an integer between ${min} and ${max}`,
     );
   }
   return value;
@@ -60,7 +67,7 @@ export function parseIssuer(raw: string): string {
   } catch {
     throw new ConfigError(
       `ISSUER ${JSON.stringify(raw)} is not a URL`,
-      'set [vars] ISSUER to an https URL, or to "" to use the request origin',
+      `set ${where("ISSUER")} to an https URL, or to "" to use the request origin`,
     );
   }
   const loopback = url.hostname === "localhost" || url.hostname === "127.0.0.1" || url.hostname === "[::1]";
@@ -68,10 +75,40 @@ export function parseIssuer(raw: string): string {
   if (!secure || url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "") {
     throw new ConfigError(
       `ISSUER ${JSON.stringify(raw)} must be an https origin without path, query or fragment (RFC 8414 §2)`,
-      "set [vars] ISSUER to an https origin such as https://auth.example.com",
+      `set ${where("ISSUER")} to an https origin such as https://auth.example.com`,
     );
   }
   return url.origin;
+}
+
+function issuer(env: KeymintEnv): string | null {
+  const raw = text(env.ISSUER);
+  return raw === "" ? null : parseIssuer(raw);
+}
+
+function defaultAudience(env: KeymintEnv): string | null {
+  const raw = text(env.DEFAULT_AUDIENCE);
+  if (raw === "") return null;
+  if (!isValidAudience(raw)) {
+    throw new ConfigError(
+      `DEFAULT_AUDIENCE ${JSON.stringify(raw)} is invalid`,
+      `set ${where("DEFAULT_AUDIENCE")} to a URI without spaces, or to ""`,
+    );
+  }
+  return raw;
+}
+
+function scopesSupported(env: KeymintEnv): string[] | null {
+  const raw = text(env.SCOPES_SUPPORTED);
+  if (raw === "") return null;
+  try {
+    return parseScope(raw);
+  } catch {
+    throw new ConfigError(
+      "SCOPES_SUPPORTED is not a space-separated list of scopes (RFC 6749 section 3.3)",
+      `set ${where("SCOPES_SUPPORTED")} to scopes separated by single spaces, or to ""`,
+    );
+  }
 }
 
 /** Parses `THROTTLE_EXEMPT_CIDRS`: space-separated IPv4 and IPv6 CIDRs; any malformed entry is a `ConfigError`. */
@@ -80,49 +117,46 @@ function throttleExempt(env: KeymintEnv): Cidr[] {
   if (invalid.length > 0) {
     throw new ConfigError(
       `THROTTLE_EXEMPT_CIDRS has malformed entries: ${invalid.join("; ")}`,
-      'set THROTTLE_EXEMPT_CIDRS to space-separated CIDRs such as "203.0.113.0/24 2001:db8:1::/48", or to ""',
+      `set ${where("THROTTLE_EXEMPT_CIDRS")} to space-separated CIDRs such as "203.0.113.0/24 2001:db8:1::/48", or to ""`,
     );
   }
   return cidrs;
 }
 
-/** Reads and validates the configuration; memoized per env object, so the hot path pays for it once. */
+/** `read()`, or `fallback` after adding the `ConfigError` it threw to `problems`. */
+function collect<T>(problems: ConfigError[], read: () => T, fallback: T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(err);
+    return fallback;
+  }
+}
+
+/**
+ * Reads and validates the configuration; memoized per env object, so the hot path pays for it once. Every
+ * invalid setting is reported in one `ConfigError` (one log line), not just the first.
+ */
 export function getConfig(env: KeymintEnv): Config {
   const cached = configs.get(env);
   if (cached !== undefined) return cached;
-  const issuerRaw = text(env.ISSUER);
-  const audienceRaw = text(env.DEFAULT_AUDIENCE);
-  if (audienceRaw !== "" && !isValidAudience(audienceRaw)) {
-    throw new ConfigError(
-      `DEFAULT_AUDIENCE ${JSON.stringify(audienceRaw)} is invalid`,
-      'set [vars] DEFAULT_AUDIENCE to a URI without spaces, or to ""',
-    );
-  }
-  const defaultTtl = integer(env, "DEFAULT_TOKEN_TTL", 3600, TTL_MIN, TTL_MAX);
-  if (!isValidTtl(defaultTtl)) throw new ConfigError("DEFAULT_TOKEN_TTL is invalid", "set [vars] DEFAULT_TOKEN_TTL");
-  const scopesRaw = text(env.SCOPES_SUPPORTED);
-  let scopesSupported: string[] | null = null;
-  if (scopesRaw !== "") {
-    try {
-      scopesSupported = parseScope(scopesRaw);
-    } catch {
-      throw new ConfigError(
-        "SCOPES_SUPPORTED is not a space-separated list of scopes",
-        "fix [vars] SCOPES_SUPPORTED in wrangler.toml",
-      );
-    }
-  }
+  const problems: ConfigError[] = [];
   const config: Config = {
-    issuer: issuerRaw === "" ? null : parseIssuer(issuerRaw),
-    defaultTtl,
-    defaultAudience: audienceRaw === "" ? null : audienceRaw,
-    clientCacheTtlMs: integer(env, "CLIENT_CACHE_TTL", 10, 0, 300) * 1000,
-    kvCacheTtl: integer(env, "KV_CACHE_TTL", 60, 30, 3600),
-    kvTimeoutMs: integer(env, "KV_TIMEOUT_MS", 3000, 10, 30_000),
+    issuer: collect(problems, () => issuer(env), null),
+    defaultTtl: collect(problems, () => integer(env, "DEFAULT_TOKEN_TTL", TTL_MIN, TTL_MAX), 0),
+    defaultAudience: collect(problems, () => defaultAudience(env), null),
+    clientCacheTtlMs: collect(problems, () => integer(env, "CLIENT_CACHE_TTL", 0, 300), 0) * 1000,
+    kvCacheTtl: collect(problems, () => integer(env, "KV_CACHE_TTL", 30, 3600), 0),
+    kvTimeoutMs: collect(problems, () => integer(env, "KV_TIMEOUT_MS", 10, 30_000), 0),
     clientCacheMaxEntries: 10_000,
-    scopesSupported,
-    throttleExempt: throttleExempt(env),
+    scopesSupported: collect(problems, () => scopesSupported(env), null),
+    throttleExempt: collect(problems, () => throttleExempt(env), []),
   };
+  if (problems.length === 1) throw problems[0];
+  if (problems.length > 1) {
+    throw new ConfigError(problems.map((p) => p.message).join("; "), problems.map((p) => p.fix).join("; "));
+  }
   configs.set(env, config);
   return config;
 }

@@ -42,6 +42,8 @@ type LimiterName = "FAILED_AUTH_BY_PAIR" | "FAILED_AUTH_BY_SOURCE" | "TOKEN_QUOT
 
 /** Pairs and sources over their failure limit, with the time (ms) until which they stay blocked in this isolate. */
 const blocked = new Map<string, number>();
+/** When the last block in `blocked` ends: after it the map is emptied, so the hot path is one size check again. */
+let blockedUntilLast = 0;
 /** Failed guesses per client id in this isolate, for the `client_under_attack` log line. */
 const guessesByClient = new Map<string, { since: number; count: number }>();
 const warned = new Set<LimiterName>();
@@ -151,6 +153,11 @@ function blockedFor(key: string, nowMs: number): number {
   return 0;
 }
 
+function block(key: string, nowMs: number): void {
+  remember(blocked, key, nowMs + PERIOD_MS);
+  blockedUntilLast = Math.max(blockedUntilLast, nowMs + PERIOD_MS);
+}
+
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
   map.delete(key);
   if (map.size >= MAX_ENTRIES) {
@@ -167,6 +174,10 @@ function remember<V>(map: Map<string, V>, key: string, value: V): void {
  */
 export function refuseIfBlocked(request: Request, clientId: string | undefined, nowMs: number): void {
   if (blocked.size === 0 || clientId === undefined) return;
+  if (nowMs >= blockedUntilLast) {
+    blocked.clear();
+    return;
+  }
   const ms = blockedFor(pairKey(sourceIp(request), clientId), nowMs);
   if (ms > 0) throw slowDown(ms / 1000, TOO_MANY_FAILURES, "pair blocked");
 }
@@ -220,8 +231,8 @@ export async function recordFailure(
     pair === null || allowed(env, "FAILED_AUTH_BY_PAIR", pair),
     sourceMs > 0 || allowed(env, "FAILED_AUTH_BY_SOURCE", source),
   ]);
-  if (!pairOk && pair !== null) remember(blocked, pair, nowMs + PERIOD_MS);
-  if (!sourceOk) remember(blocked, sourceKey(source), nowMs + PERIOD_MS);
+  if (!pairOk && pair !== null) block(pair, nowMs);
+  if (!sourceOk) block(sourceKey(source), nowMs);
   if (!pairOk || !sourceOk) {
     throw slowDown(
       FAILURE_PERIOD,

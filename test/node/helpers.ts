@@ -59,7 +59,9 @@ export async function scratchProject(): Promise<string> {
   for (const entry of ["src", "cli", "scripts", "node_modules", "tsconfig.json", "worker-configuration.d.ts"]) {
     await symlink(join(ROOT, entry), join(dir, entry));
   }
-  for (const file of ["wrangler.toml", "package.json"]) await copyFile(join(ROOT, file), join(dir, file));
+  for (const file of ["wrangler.toml", "package.json", ".dev.vars.example"]) {
+    await copyFile(join(ROOT, file), join(dir, file));
+  }
   await mkdir(join(dir, ".wrangler"), { recursive: true });
   return dir;
 }
@@ -129,19 +131,23 @@ export async function startServer(command: string, args: string[], cwd: string, 
   throw new Error(`server did not start within 60 s:\n${output}`);
 }
 
-/** The JSON lines (log lines of the Worker) in a server's output. */
+/**
+ * The Worker's JSON log lines in a server's output. wrangler dev prints `console.log` lines as they are and
+ * prefixes `console.error` / `console.warn` ones (`✘ [ERROR] {...}`), so the object is taken from each line.
+ */
 export function jsonLines(output: string): Record<string, unknown>[] {
-  return output
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => line.startsWith("{") && line.endsWith("}"))
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
+  return output.split("\n").flatMap((raw) => {
+    const line = raw.replace(/\u001b\[[0-9;]*m/g, "");
+    const start = line.indexOf("{");
+    const end = line.lastIndexOf("}");
+    if (start === -1 || end < start) return [];
+    try {
+      const parsed: unknown = JSON.parse(line.slice(start, end + 1));
+      return typeof parsed === "object" && parsed !== null ? [parsed as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Waits until `found` returns something for the server's output (log lines arrive after the response). */

@@ -20,6 +20,22 @@ function call(request: Request, overrides: Record<string, unknown>): Promise<Res
   return Promise.resolve(worker.fetch(request, { ...env, ...overrides } as typeof env, createExecutionContext()));
 }
 
+/** Sends a token request with these settings; expects 500 server_error and exactly one configuration log line. */
+async function configurationError(overrides: Record<string, unknown>): Promise<Record<string, string>> {
+  const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+  const res = await call(tokenRequest(await seedClient()), overrides);
+  expect(res.status).toBe(500);
+  expect(res.headers.get("cache-control")).toBe("no-store");
+  expect(await res.json()).toEqual({
+    error: "server_error",
+    error_description: "The authorization server encountered an internal error",
+  });
+  expect(errors).toHaveBeenCalledTimes(1);
+  const line = JSON.parse(String(errors.mock.calls[0]?.[0])) as Record<string, string>;
+  expect(line).toMatchObject({ level: "error", event: "configuration_error" });
+  return line;
+}
+
 afterEach(() => {
   vi.restoreAllMocks();
 });
@@ -99,24 +115,25 @@ describe("vars", () => {
     expect(logged).toContain("ISSUER");
     expect(logged).toContain("CLIENT_CACHE_TTL");
   });
+
+  it("reports every invalid setting in one log line, each with its fix, still as 500 server_error", async () => {
+    const line = await configurationError({
+      KV_CACHE_TTL: "5",
+      KV_TIMEOUT_MS: "0",
+      ISSUER: "http://auth.example.com",
+      SCOPES_SUPPORTED: 'read "write"',
+    });
+    for (const name of ["KV_CACHE_TTL", "KV_TIMEOUT_MS", "ISSUER", "SCOPES_SUPPORTED"]) {
+      expect(line.cause).toContain(name);
+      expect(line.fix).toContain(`set ${name} (`);
+    }
+    expect(line.fix).toContain("--var KV_CACHE_TTL:VALUE");
+  });
 });
 
 describe("THROTTLE_EXEMPT_CIDRS", () => {
   it("answers 500 server_error and logs one line naming every malformed CIDR and the fix", async () => {
-    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
-    const client = await seedClient();
-    const res = await call(tokenRequest(client), {
-      THROTTLE_EXEMPT_CIDRS: "10.0.0.0/8 10.1.2.3/33 2001:db8::/48 nope",
-    });
-    expect(res.status).toBe(500);
-    expect(res.headers.get("cache-control")).toBe("no-store");
-    expect(await res.json()).toEqual({
-      error: "server_error",
-      error_description: "The authorization server encountered an internal error",
-    });
-    expect(errors).toHaveBeenCalledTimes(1);
-    const line = JSON.parse(String(errors.mock.calls[0]?.[0])) as Record<string, string>;
-    expect(line).toMatchObject({ level: "error", event: "configuration_error" });
+    const line = await configurationError({ THROTTLE_EXEMPT_CIDRS: "10.0.0.0/8 10.1.2.3/33 2001:db8::/48 nope" });
     expect(line.cause).toContain("THROTTLE_EXEMPT_CIDRS");
     expect(line.cause).toContain("10.1.2.3/33");
     expect(line.cause).toContain("nope");
