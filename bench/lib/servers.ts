@@ -75,7 +75,8 @@ export async function startKeymint(options: KeymintOptions): Promise<Server> {
   return { name: "keymint", url, port, proc };
 }
 
-export type FloorKind = "floor" | "hono-floor";
+/** The floor Workers, and the minimal reproductions of bench/gc.ts (bench/workers/<kind>.ts). */
+export type FloorKind = "floor" | "hono-floor" | "repro-no-body" | "repro-hono-no-body";
 
 /** Bundles a floor Worker into `<dir>/<kind>`. */
 export async function bundleFloor(dir: string, kind: FloorKind): Promise<Bundle> {
