@@ -8,7 +8,7 @@
  */
 
 import { booleanFlag, integerFlag, numberFlag, parseFlags, stringFlag, UsageError, usage } from "./lib/args.ts";
-import { benchCredentials, newSeed } from "./lib/clients.ts";
+import { benchCredentials, newSeed, TOKEN_PATH, TOKEN_REQUEST_BODY } from "./lib/clients.ts";
 import { type GcSummary, gcRecordsIn, summarizeGc } from "./lib/gc.ts";
 import { startKvService } from "./lib/kv.ts";
 import { LoadGenerator } from "./lib/load.ts";
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   process.env.BENCH_V8_FLAGS = `${process.env.BENCH_V8_FLAGS ?? ""} --trace-gc-nvp`.trim();
   const dir = await makeTempDir("keymint-gc");
   const seed = newSeed();
-  const load = await LoadGenerator.start(seed, 1);
+  const load = await LoadGenerator.start(seed);
   const results: { server: GcServer; gc: GcSummary }[] = [];
   for (const name of only as GcServer[]) {
     let server: Server;
@@ -72,7 +72,14 @@ async function main(): Promise<void> {
     }
     let start = 0;
     const result = await load.round(
-      { url: server.url, connections, warmupSeconds: warmup, durationSeconds: seconds, clients: 1 },
+      {
+        url: server.url,
+        connections,
+        warmupSeconds: warmup,
+        durationSeconds: seconds,
+        plan: { kind: "basic", path: TOKEN_PATH, body: TOKEN_REQUEST_BODY, clients: 1 },
+        expectedRate: 10_000,
+      },
       async () => {
         start = fileSize(server.proc.logPath);
       },

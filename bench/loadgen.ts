@@ -1,24 +1,17 @@
 /**
- * Load generator process (forked by bench/lib/load.ts; see there for the protocol). Drives
- * `POST /oauth2/token` with autocannon; each request carries the Basic credentials of the next client,
- * round-robin over the round's clients (headers are precomputed, so the per-request cost is one rebuilt
- * request buffer). Latency is recorded per response (every status) with sub-millisecond precision.
+ * Load generator process (forked by bench/lib/load.ts; see there for the protocol). Drives one scenario per
+ * round with autocannon: the round's `RequestPlan` (bench/lib/requests.ts) is turned into requests before the
+ * warm-up (Basic headers, token lists, or a pool of single-use signed assertions), so the per-request cost in
+ * the measured window is one rebuilt request buffer. Latency is recorded per response (every status) with
+ * sub-millisecond precision.
  */
 
 import autocannon, { type AutocannonRequest, type AutocannonResult } from "autocannon";
-import {
-  basicAuthorization,
-  benchCredentials,
-  FORM_CONTENT_TYPE,
-  TOKEN_PATH,
-  TOKEN_REQUEST_BODY,
-} from "./lib/clients.ts";
 import type { ChildMessage, LoadResult, ParentMessage, RoundSpec } from "./lib/load.ts";
+import { isSingleUse, type RequestSource, requestSource } from "./lib/requests.ts";
 import { percentileOfSorted, SampleBuffer } from "./lib/stats.ts";
 
-let authorizations: string[] = [];
-/** Index of the next client; the measured run continues where the warm-up stopped. */
-let cursor = 0;
+let seed = "";
 let onGo: (() => void) | undefined;
 
 function send(message: ChildMessage): void {
@@ -31,16 +24,14 @@ interface Run {
   latencies: SampleBuffer;
 }
 
-function runAutocannon(spec: RoundSpec, seconds: number, record: boolean): Promise<Run> {
-  const count = Math.max(1, Math.min(spec.clients, authorizations.length));
+function runAutocannon(spec: RoundSpec, source: RequestSource, seconds: number, record: boolean): Promise<Run> {
   const request: AutocannonRequest = {
-    method: "POST",
-    path: TOKEN_PATH,
-    headers: { "content-type": FORM_CONTENT_TYPE },
-    body: TOKEN_REQUEST_BODY,
+    method: source.method,
+    path: source.path,
     setupRequest: (req) => {
-      (req.headers as Record<string, string>).authorization = authorizations[cursor] as string;
-      cursor = cursor + 1 >= count ? 0 : cursor + 1;
+      const item = source.next();
+      req.headers = item.headers;
+      if (item.body !== undefined) req.body = item.body;
       return req;
     },
   };
@@ -58,7 +49,7 @@ function runAutocannon(spec: RoundSpec, seconds: number, record: boolean): Promi
   });
 }
 
-function summarize(run: Run): LoadResult {
+function summarize(run: Run, lateItems: number): LoadResult {
   const { result, latencies } = run;
   const sorted = latencies.sorted();
   let sum = 0;
@@ -72,6 +63,7 @@ function summarize(run: Run): LoadResult {
     non2xx: result.non2xx,
     errors: result.errors,
     statusCodes,
+    lateItems,
     latencyMs: {
       p50: percentileOfSorted(sorted, 50),
       p90: percentileOfSorted(sorted, 90),
@@ -83,23 +75,26 @@ function summarize(run: Run): LoadResult {
 }
 
 async function round(spec: RoundSpec): Promise<void> {
-  cursor = 0;
-  if (spec.warmupSeconds > 0) await runAutocannon(spec, spec.warmupSeconds, false);
+  // Single-use requests: sign enough for the warm-up and the window at the expected rate, with a margin.
+  const poolSize = isSingleUse(spec.plan)
+    ? Math.ceil(spec.expectedRate * (spec.warmupSeconds + spec.durationSeconds) * 1.25) + 1000
+    : 0;
+  const source = requestSource(spec.plan, seed, poolSize);
+  if (spec.warmupSeconds > 0) await runAutocannon(spec, source, spec.warmupSeconds, false);
+  const lateBefore = source.lateItems;
   const go = new Promise<void>((resolve) => {
     onGo = resolve;
   });
   send({ type: "warmed" });
   await go;
-  const run = await runAutocannon(spec, spec.durationSeconds, true);
-  send({ type: "result", result: summarize(run) });
+  const run = await runAutocannon(spec, source, spec.durationSeconds, true);
+  send({ type: "result", result: summarize(run, source.lateItems - lateBefore) });
 }
 
 process.on("message", (message: ParentMessage) => {
   switch (message.type) {
     case "init":
-      authorizations = Array.from({ length: message.maxClients }, (_, i) =>
-        basicAuthorization(benchCredentials(message.seed, i)),
-      );
+      seed = message.seed;
       send({ type: "ready" });
       break;
     case "round":

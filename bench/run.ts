@@ -1,14 +1,17 @@
 /**
- * `npm run bench [-- flags]`: keymint's load benchmark (issue 6).
+ * `npm run bench [-- flags]`: keymint's load benchmark (issues 6 and 13).
  *
- * Bundles keymint and two floor Workers as `wrangler deploy` would, serves each on bare workerd (generated
- * capnp configs in a temp dir), binds keymint's CLIENTS to an in-memory KV service in its own process, and
- * drives `POST /oauth2/token` with autocannon (in its own process) over loopback: rounds alternate keymint
- * (1, 1 000 and 100 000 registered clients, requests round-robin over them) with the floor. Measures
- * tokens/s, latency, errors, workerd CPU per request, KV reads per token; runs the hot-path
- * microbenchmark; prints the results and writes bench/results/latest.json and BENCHMARK.md.
+ * Bundles keymint, the example API (examples/resource-server) and two floor Workers as `wrangler deploy`
+ * would, serves each on bare workerd (generated capnp configs in a temp dir), binds keymint's CLIENTS to an
+ * in-memory KV service in its own process (which also plays the federated client's outside issuer), and drives
+ * every scenario of bench/lib/scenarios.ts with autocannon (in its own process) over loopback. Each round runs
+ * the scenarios with a bare-floor window next to each and one Hono-floor window; figures are paired per round
+ * (scenario ÷ nearest floor window) and reported as medians with their min–max. A window disturbed by other
+ * load on the machine is repeated, and flagged and left out of the medians if it stays disturbed. Runs the
+ * hot-path microbenchmark; prints the results and writes bench/results/latest.json and BENCHMARK.md.
  *
- * Exits non-zero when a server fails or any response is not 2xx; missed targets are reported, not fatal.
+ * Exits non-zero when a server fails, any response is not 2xx, or a scenario that must not write to KV does;
+ * missed targets are reported, not fatal.
  */
 
 import { execFileSync } from "node:child_process";
@@ -16,7 +19,9 @@ import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { booleanFlag, integerFlag, numberFlag, parseFlags, stringFlag, UsageError, usage } from "./lib/args.ts";
 import { rootPath } from "./lib/bundle.ts";
-import { benchCredentials, newSeed } from "./lib/clients.ts";
+import { basicAuthorization, benchCredentials, type Credentials, newSeed, TOKEN_PATH } from "./lib/clients.ts";
+import { keyPair } from "./lib/fixtures.ts";
+import { gcRecordsIn, summarizeGc } from "./lib/gc.ts";
 import { type KvService, type KvStats, kvDelta, startKvService } from "./lib/kv.ts";
 import { LoadGenerator } from "./lib/load.ts";
 import { type MicroResult, runMicro } from "./lib/micro.ts";
@@ -24,29 +29,57 @@ import { cleanupAll, exitOnSignals, fileSize, grepRange, info, isStopping, makeT
 import { machineInfo, processCpuMicros, type SystemCpu, systemCpu } from "./lib/procfs.ts";
 import {
   consoleReport,
+  DISTURBED_OTHER_CORES,
+  DISTURBED_STEAL_CORES,
   describeRound,
   evaluateTargets,
   type Failure,
+  FLOOR,
+  firstRoundCheck,
+  HONO_FLOOR,
   markdownReport,
   type Report,
   type RoundMeasurement,
+  type RowId,
   type RunSettings,
-  type ServerKind,
   summarizeRounds,
   tidy,
 } from "./lib/report.ts";
-import { bundleFloor, bundleKeymint, randomSigningKey, type Server, startFloor, startKeymint } from "./lib/servers.ts";
+import type { RequestPlan } from "./lib/requests.ts";
+import {
+  clientsNeeded,
+  DEFAULT_SCENARIOS,
+  type PlanContext,
+  SCENARIOS,
+  type Scenario,
+  type ServerId,
+  scenarioById,
+} from "./lib/scenarios.ts";
+import {
+  bundleFloor,
+  bundleKeymint,
+  bundleResourceServer,
+  randomSigningKey,
+  type Server,
+  startFloor,
+  startKeymint,
+  startResourceServer,
+} from "./lib/servers.ts";
 import { workerdVersion } from "./lib/workerd.ts";
 
 const FLAGS = {
-  quick: { kind: "boolean", help: "smoke test: 1 round of 1 s warm-up + 3 s, short microbenchmark" },
-  duration: { kind: "number", help: "measured seconds per round (default 10)" },
-  warmup: { kind: "number", help: "warm-up seconds before each round, not measured (default 2)" },
+  quick: { kind: "boolean", help: "smoke test: 1 round, 2 s initial + 1 s warm-up + 3 s per window, short micro" },
+  only: {
+    kind: "string",
+    help: `scenarios, comma-separated (default: ${DEFAULT_SCENARIOS.join(",")}; also hs256-100000)`,
+  },
+  duration: { kind: "number", help: "measured seconds per window (default 6)" },
+  warmup: { kind: "number", help: "warm-up seconds before each window, not measured (default 2)" },
+  "initial-warmup": { kind: "number", help: "warm-up seconds per server before round 1 (default 10)" },
   connections: { kind: "number", help: "concurrent connections (default 32)" },
-  rounds: { kind: "number", help: "rounds per scale point (default 3)" },
-  scales: { kind: "string", help: "registered clients per scale point (default 1,1000,100000)" },
-  "rounds-largest": { kind: "number", help: "rounds at the largest scale point (default: --rounds)" },
-  "no-hono": { kind: "boolean", help: "skip the Hono floor" },
+  rounds: { kind: "number", help: "rounds of the primary scenarios, hs256 and hs256-1000 (default 5)" },
+  "secondary-rounds": { kind: "number", help: "rounds of every other scenario (default 3)" },
+  retries: { kind: "number", help: "times a disturbed window is repeated (default 2)" },
   "no-micro": { kind: "boolean", help: "skip the microbenchmark" },
   help: { kind: "boolean", help: "show this help" },
 } as const;
@@ -56,50 +89,52 @@ const COMMAND = "npm run bench";
 function parseSettings(argv: readonly string[]): RunSettings {
   const flags = parseFlags(argv, FLAGS);
   const quick = booleanFlag(flags, "quick");
-  const scalesRaw = stringFlag(flags, "scales") ?? "1,1000,100000";
-  const scales = [...new Set(scalesRaw.split(",").map((s) => Number(s.trim())))].sort((a, b) => a - b);
-  if (scales.length === 0 || scales.some((s) => !Number.isInteger(s) || s < 1 || s > 1_000_000)) {
-    throw new UsageError("--scales must be a comma-separated list of client counts between 1 and 1000000");
+  const only = stringFlag(flags, "only");
+  const scenarios = only === undefined ? DEFAULT_SCENARIOS : [...new Set(only.split(",").map((s) => s.trim()))];
+  for (const id of scenarios) {
+    if (scenarioById(id) === undefined) {
+      throw new UsageError(`unknown scenario ${id} (known: ${SCENARIOS.map((s) => s.id).join(", ")})`);
+    }
   }
-  const rounds = integerFlag(flags, "rounds") ?? (quick ? 1 : 3);
+  const rounds = integerFlag(flags, "rounds") ?? (quick ? 1 : 5);
   return {
     command: argv.length === 0 ? COMMAND : `${COMMAND} -- ${argv.join(" ")}`,
     quick,
     connections: integerFlag(flags, "connections") ?? 32,
-    durationSeconds: numberFlag(flags, "duration") ?? (quick ? 3 : 10),
+    durationSeconds: numberFlag(flags, "duration") ?? (quick ? 3 : 6),
     warmupSeconds: numberFlag(flags, "warmup") ?? (quick ? 1 : 2),
+    initialWarmupSeconds: numberFlag(flags, "initial-warmup") ?? (quick ? 2 : 10),
     rounds,
-    scales,
-    roundsAtLargestScale: Math.min(rounds, integerFlag(flags, "rounds-largest") ?? rounds),
-    hono: !booleanFlag(flags, "no-hono"),
+    secondaryRounds: Math.min(rounds, integerFlag(flags, "secondary-rounds") ?? (quick ? 1 : 3)),
+    scenarios,
+    retries: integerFlag(flags, "retries") ?? (quick ? 0 : 2),
     micro: !booleanFlag(flags, "no-micro"),
   };
 }
 
+type ServerName = ServerId | typeof FLOOR | typeof HONO_FLOOR;
+
 interface Step {
   sequence: number;
-  kind: ServerKind;
-  clients: number;
+  row: RowId;
   round: number;
 }
 
-/** Rounds alternate keymint and the floor: K@1, F, K@1000, F, Hono floor, K@100000, then again. */
-function schedule(settings: RunSettings): Step[] {
+/**
+ * Each round: the floor, the Hono floor, then the round's scenarios with a floor window after every second
+ * one, so every scenario window is next to a floor window. Secondary scenarios run in the first rounds only.
+ */
+function schedule(settings: RunSettings, scenarios: readonly Scenario[]): Step[] {
   const steps: Step[] = [];
-  const largest = settings.scales[settings.scales.length - 1] as number;
-  const single = settings.scales.length === 1;
-  const floorScales = single ? settings.scales : settings.scales.filter((s) => s !== largest);
+  const push = (row: RowId, round: number) => steps.push({ sequence: steps.length, row, round });
   for (let round = 1; round <= settings.rounds; round++) {
-    for (const clients of settings.scales) {
-      if (!single && clients === largest && round > settings.roundsAtLargestScale) continue;
-      steps.push({ sequence: steps.length, kind: "keymint", clients, round });
-      if (floorScales.includes(clients)) {
-        steps.push({ sequence: steps.length, kind: "floor", clients, round });
-        if (settings.hono && clients === floorScales[floorScales.length - 1]) {
-          steps.push({ sequence: steps.length, kind: "hono-floor", clients, round });
-        }
-      }
-    }
+    const these = scenarios.filter((s) => s.primary || round <= settings.secondaryRounds);
+    push(FLOOR, round);
+    push(HONO_FLOOR, round);
+    these.forEach((s, i) => {
+      push(s.id, round);
+      if (i % 2 === 1 || i === these.length - 1) push(FLOOR, round);
+    });
   }
   return steps;
 }
@@ -127,6 +162,7 @@ function commit(): string {
         "--untracked-files=no",
         "--",
         "src",
+        "examples",
         "wrangler.toml",
         "package.json",
         "package-lock.json",
@@ -143,7 +179,10 @@ interface Context {
   settings: RunSettings;
   kv: KvService;
   load: LoadGenerator;
-  servers: Record<ServerKind, Server | undefined>;
+  servers: Partial<Record<ServerName, Server>>;
+  plans: Map<RowId, RequestPlan>;
+  /** Last measured rate per row, to size pools of single-use requests. */
+  rates: Map<RowId, number>;
 }
 
 /** CPU counters sampled right before and right after a measured window. */
@@ -151,55 +190,88 @@ interface Sample {
   server: number;
   generator: number;
   kv: number;
+  others: number;
   system: SystemCpu;
   log: number;
 }
 
 function sample(ctx: Context, server: Server): Sample {
+  let others = 0;
+  for (const s of Object.values(ctx.servers))
+    if (s !== undefined && s !== server) others += processCpuMicros(s.proc.pid);
   return {
     log: fileSize(server.proc.logPath),
     kv: processCpuMicros(ctx.kv.proc.pid),
     generator: processCpuMicros(ctx.load.pid),
+    others,
     system: systemCpu(),
     server: processCpuMicros(server.proc.pid),
   };
 }
 
-async function measure(ctx: Context, step: Step): Promise<RoundMeasurement> {
-  const server = ctx.servers[step.kind];
-  if (server === undefined) throw new Error(`${step.kind} is not running`);
+const FLOOR_PLAN: RequestPlan = { kind: "basic", path: TOKEN_PATH, body: "grant_type=client_credentials", clients: 1 };
+
+function rowServer(row: RowId): ServerName {
+  if (row === FLOOR || row === HONO_FLOOR) return row;
+  return (scenarioById(row) as Scenario).server;
+}
+
+function rowLabel(row: RowId): string {
+  if (row === FLOOR) return "floor (bare Worker)";
+  if (row === HONO_FLOOR) return "Hono floor";
+  return (scenarioById(row) as Scenario).label;
+}
+
+function planOf(ctx: Context, row: RowId): RequestPlan {
+  return ctx.plans.get(row) ?? FLOOR_PLAN;
+}
+
+async function measureOnce(
+  ctx: Context,
+  step: Step,
+  warmupSeconds: number,
+  retries: number,
+): Promise<RoundMeasurement> {
+  const server = ctx.servers[rowServer(step.row)];
+  if (server === undefined) throw new Error(`${rowServer(step.row)} is not running`);
   const { kv, load, settings } = ctx;
-  const keymint = step.kind === "keymint";
   let kvBefore: KvStats | undefined;
   let before: Sample | undefined;
+  const scenario = scenarioById(step.row);
   const result = await load.round(
     {
       url: server.url,
       connections: settings.connections,
-      warmupSeconds: settings.warmupSeconds,
+      warmupSeconds,
       durationSeconds: settings.durationSeconds,
-      clients: step.clients,
+      plan: planOf(ctx, step.row),
+      expectedRate: ctx.rates.get(step.row) ?? scenario?.expectedRate ?? 10_000,
     },
     async () => {
-      if (keymint) kvBefore = await kv.stats();
+      kvBefore = await kv.stats();
       before = sample(ctx, server);
     },
   );
   const after = sample(ctx, server);
-  const kvStats = keymint && kvBefore !== undefined ? kvDelta(kvBefore, await kv.stats()) : undefined;
+  const kvStats = kvBefore === undefined ? undefined : kvDelta(kvBefore, await kv.stats());
   server.proc.assertRunning();
   if (before === undefined) throw new Error("the load generator skipped the measurement hook");
   const cpu = after.server - before.server;
   const generator = after.generator - before.generator;
-  const kvCpu = after.kv - before.kv;
+  const ours = after.kv - before.kv + (after.others - before.others);
   const wallMicros = result.seconds * 1e6;
   const systemBusy = after.system.busyMicros - before.system.busyMicros;
+  const otherCores = Math.max(0, systemBusy - cpu - generator - ours) / wallMicros;
+  const stealCores = (after.system.stealMicros - before.system.stealMicros) / wallMicros;
   const responses = result.ok + result.non2xx;
+  const keymint = rowServer(step.row).startsWith("keymint");
+  if (result.ok > 0) ctx.rates.set(step.row, result.ok / result.seconds);
   return {
-    server: step.kind,
+    row: step.row,
+    label: rowLabel(step.row),
     sequence: step.sequence,
-    clients: step.clients,
     round: step.round,
+    retries,
     seconds: result.seconds,
     responses,
     ok: result.ok,
@@ -213,57 +285,168 @@ async function measure(ctx: Context, step: Step): Promise<RoundMeasurement> {
     maxMs: result.latencyMs.max,
     cpuUsPerRequest: responses > 0 ? cpu / responses : Number.NaN,
     loadGeneratorCores: generator / wallMicros,
-    otherCores: Math.max(0, systemBusy - cpu - generator - kvCpu) / wallMicros,
-    stealCores: (after.system.stealMicros - before.system.stealMicros) / wallMicros,
-    kvReads: kvStats?.gets ?? null,
-    kvReadsPerToken: kvStats === undefined || result.ok === 0 ? null : kvStats.gets / result.ok,
+    otherCores,
+    stealCores,
+    disturbed: otherCores > DISTURBED_OTHER_CORES || stealCores > DISTURBED_STEAL_CORES,
+    kvReads: keymint ? (kvStats?.gets ?? null) : null,
     kvWrites: kvStats?.nonGets ?? null,
-    // Only meaningful when reads dominate the KV service's work (not its idle time and counter requests).
-    kvCpuUsPerRead: kvStats === undefined || kvStats.gets < 1000 ? null : kvCpu / kvStats.gets,
-    auditBytesPerToken: keymint && result.ok > 0 ? (after.log - before.log) / result.ok : null,
+    issuerRequests: kvStats?.issuerRequests ?? null,
+    lateItems: result.lateItems,
+    logBytesPerRequest: keymint && responses > 0 ? (after.log - before.log) / responses : null,
+    gc: summarizeGc(gcRecordsIn(server.proc.logPath, before.log, after.log), responses),
     logRange: [before.log, after.log],
   };
 }
 
-function stepName(step: Step): string {
-  if (step.kind !== "keymint") return step.kind;
-  return `keymint @ ${step.clients.toLocaleString("en-US")} client${step.clients === 1 ? "" : "s"}`;
+/** Measures a window; repeats it (up to --retries times) while other load disturbed it. */
+async function measure(ctx: Context, step: Step): Promise<RoundMeasurement> {
+  let measured = await measureOnce(ctx, step, ctx.settings.warmupSeconds, 0);
+  for (let retry = 1; measured.disturbed && retry <= ctx.settings.retries; retry++) {
+    info(`  disturbed (${measured.otherCores.toFixed(2)} other cores): repeating the window`);
+    measured = await measureOnce(ctx, step, ctx.settings.warmupSeconds, retry);
+  }
+  return measured;
 }
 
-/** A round with errors: its status counts and the server's log lines that are not issued tokens. */
-function failureOf(step: Step, measured: RoundMeasurement, server: Server): Failure {
-  // The audit log has one line per request; keep this round's other lines (errors, warnings, rejections).
+/** A round with errors: its status counts and the server's log lines other than successful requests. */
+function failureOf(measured: RoundMeasurement, server: Server): Failure {
   const lines = grepRange(
     server.proc.logPath,
     measured.logRange[0],
     measured.logRange[1],
-    (line) => line.trim() !== "" && !line.includes('"outcome":"issued"'),
+    (line) =>
+      line.trim() !== "" &&
+      !line.includes("GC: {") &&
+      !line.includes("Memory pool") &&
+      !/"outcome":"(issued|active)"/.test(line),
     200,
   );
   return {
     what:
-      `round ${step.round} ${stepName(step)}: ${measured.non2xx} non-2xx responses (status counts ` +
-      `${JSON.stringify(measured.statusCodes)}), ${measured.errors} socket errors/timeouts`,
+      `round ${measured.round} ${measured.row}: ${measured.non2xx} non-2xx responses (status counts ` +
+      `${JSON.stringify(measured.statusCodes)}), ${measured.errors} socket errors/timeouts` +
+      (measured.kvWrites !== null && measured.kvWrites > 0 ? `, ${measured.kvWrites} KV writes` : ""),
     logLines: [...new Set(lines.map((line) => line.slice(0, 400)))].slice(0, 12),
   };
 }
 
-async function runRounds(ctx: Context): Promise<{ rounds: RoundMeasurement[]; failures: Failure[] }> {
+async function runRounds(
+  ctx: Context,
+  scenarios: readonly Scenario[],
+): Promise<{
+  rounds: RoundMeasurement[];
+  failures: Failure[];
+}> {
   const rounds: RoundMeasurement[] = [];
   const failures: Failure[] = [];
-  const steps = schedule(ctx.settings);
+  const writers = new Set(scenarios.filter((s) => s.writes).map((s) => s.id));
+  const steps = schedule(ctx.settings, scenarios);
   for (const [i, step] of steps.entries()) {
     const measured = await measure(ctx, step);
     rounds.push(measured);
-    info(`[${i + 1}/${steps.length}] round ${step.round} ${stepName(step)}: ${describeRound(measured)}`);
-    if (measured.non2xx > 0 || measured.errors > 0) {
-      const server = ctx.servers[step.kind] as Server;
-      const failure = failureOf(step, measured, server);
+    info(`[${i + 1}/${steps.length}] round ${step.round} ${step.row}: ${describeRound(measured)}`);
+    const badWrites = !writers.has(step.row) && (measured.kvWrites ?? 0) > 0;
+    if (measured.non2xx > 0 || measured.errors > 0 || badWrites) {
+      const server = ctx.servers[rowServer(step.row)] as Server;
+      const failure = failureOf(measured, server);
       failures.push(failure);
       info(`${failure.what}; ${server.name}'s log during the round:\n${failure.logLines.join("\n") || "(nothing)"}`);
     }
   }
   return { rounds, failures };
+}
+
+/** Fetches `count` access tokens from a keymint instance for a client (Basic). */
+async function fetchTokens(server: Server, credentials: Credentials, count: number): Promise<string[]> {
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`${server.url}${TOKEN_PATH}`, {
+      method: "POST",
+      headers: {
+        authorization: basicAuthorization(credentials),
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "grant_type=client_credentials",
+    });
+    const body = (await response.json()) as { access_token?: string };
+    if (response.status !== 200 || body.access_token === undefined) {
+      throw new Error(`${server.name} refused a token for the bench: ${response.status} ${JSON.stringify(body)}`);
+    }
+    tokens.push(body.access_token);
+  }
+  return tokens;
+}
+
+/** Checks that one request of a scenario succeeds before any load (a wrong set-up fails fast and clearly). */
+async function probe(server: Server, row: RowId, plan: RequestPlan): Promise<void> {
+  let init: RequestInit & { path: string };
+  if (plan.kind === "list") {
+    init = { path: plan.path, method: plan.method, headers: plan.headers[0], body: plan.bodies?.[0] };
+  } else if (plan.kind === "basic") return;
+  else return;
+  const response = await fetch(`${server.url}${init.path}`, init);
+  const text = await response.text();
+  if (response.status !== 200)
+    throw new Error(`${row}: the first request got ${response.status}: ${text.slice(0, 300)}`);
+  if (row === "introspect" && !text.includes('"active":true')) throw new Error(`introspect: inactive token: ${text}`);
+}
+
+async function startServers(
+  dir: string,
+  seed: string,
+  scenarios: readonly Scenario[],
+  kv: KvService,
+  signingKey: string,
+): Promise<Partial<Record<ServerName, Server>>> {
+  const needed = new Set<ServerName>(scenarios.map((s) => s.server));
+  if (needed.has("api-hmac")) needed.add("keymint");
+  if (needed.has("api-jwks")) needed.add("keymint-es256");
+  const api = needed.has("api-hmac") || needed.has("api-jwks");
+  const [keymintBundle, floorBundle, honoBundle, apiBundle] = await Promise.all([
+    bundleKeymint(dir),
+    bundleFloor(dir, "floor"),
+    bundleFloor(dir, "hono-floor"),
+    api ? bundleResourceServer(dir) : Promise.resolve(undefined),
+  ]);
+  const servers: Partial<Record<ServerName, Server>> = {};
+  const probeClient = benchCredentials(seed, 0);
+  const pairs: [ServerName, "ES256" | "EdDSA" | "RS256" | null][] = [
+    ["keymint", null],
+    ["keymint-es256", "ES256"],
+    ["keymint-eddsa", "EdDSA"],
+    ["keymint-rs256", "RS256"],
+  ];
+  for (const [name, alg] of pairs) {
+    if (!needed.has(name)) continue;
+    servers[name] = await startKeymint({
+      name,
+      bundle: keymintBundle,
+      kvPort: kv.port,
+      signingKey,
+      signingJwk: alg === null ? undefined : JSON.stringify(keyPair(alg).privateJwk),
+      probe: probeClient,
+    });
+  }
+  if (apiBundle !== undefined && servers.keymint !== undefined && needed.has("api-hmac")) {
+    servers["api-hmac"] = await startResourceServer({
+      name: "api-hmac",
+      bundle: apiBundle,
+      issuer: servers.keymint.url,
+      signingKey,
+    });
+  }
+  const es = servers["keymint-es256"];
+  if (apiBundle !== undefined && es !== undefined && needed.has("api-jwks")) {
+    servers["api-jwks"] = await startResourceServer({
+      name: "api-jwks",
+      bundle: apiBundle,
+      issuer: es.url,
+      jwksUrl: `${es.url}/.well-known/jwks.json`,
+    });
+  }
+  servers[FLOOR] = await startFloor("floor", floorBundle);
+  servers[HONO_FLOOR] = await startFloor("hono-floor", honoBundle);
+  return servers;
 }
 
 async function main(): Promise<number> {
@@ -273,9 +456,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const settings = parseSettings(argv);
+  const scenarios = settings.scenarios.map((id) => scenarioById(id) as Scenario);
   exitOnSignals();
   const started = performance.now();
-  const largest = settings.scales[settings.scales.length - 1] as number;
   const environment = {
     date: new Date().toISOString(),
     machine: machineInfo(),
@@ -287,35 +470,71 @@ async function main(): Promise<number> {
     commit: commit(),
   };
   info(
-    `${settings.rounds} round(s), ${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ` +
-      `${settings.durationSeconds} s per round; scales ${settings.scales.join(", ")}`,
+    `scenarios ${settings.scenarios.join(", ")}; ${settings.rounds} round(s) (others ${settings.secondaryRounds}), ` +
+      `${settings.connections} connections, ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s per window`,
   );
+  // V8's GC trace in every server's log: the GC columns of the report.
+  process.env.BENCH_V8_FLAGS = `${process.env.BENCH_V8_FLAGS ?? ""} --trace-gc-nvp`.trim();
 
   const dir = await makeTempDir("keymint-bench");
   const seed = newSeed();
-  info("bundling keymint and the floors (wrangler deploy --dry-run), seeding the KV service");
-  const [kv, keymintBundle, floorBundle, honoBundle] = await Promise.all([
-    startKvService(dir, seed, largest),
-    bundleKeymint(dir),
-    bundleFloor(dir, "floor"),
-    settings.hono ? bundleFloor(dir, "hono-floor") : Promise.resolve(undefined),
-  ]);
-  const keymint = await startKeymint({
-    bundle: keymintBundle,
-    kvPort: kv.port,
-    signingKey: randomSigningKey(),
-    probe: benchCredentials(seed, 0),
-  });
-  const floor = await startFloor("floor", floorBundle);
-  const hono = honoBundle === undefined ? undefined : await startFloor("hono-floor", honoBundle);
+  const signingKey = randomSigningKey();
+  info("bundling keymint, the example API and the floors (wrangler deploy --dry-run), seeding the KV service");
+  const kv = await startKvService(dir, seed, clientsNeeded(scenarios));
+  const servers = await startServers(dir, seed, scenarios, kv, signingKey);
   info(
-    `workerd pids: keymint ${keymint.proc.pid} (${keymint.url}), floor ${floor.proc.pid}` +
-      (hono === undefined ? "" : `, hono-floor ${hono.proc.pid}`),
+    `workerd: ${Object.entries(servers)
+      .map(([name, s]) => `${name} ${s?.proc.pid} (${s?.url})`)
+      .join(", ")}`,
   );
-  const load = await LoadGenerator.start(seed, largest);
-  const ctx: Context = { settings, kv, load, servers: { keymint, floor, "hono-floor": hono } };
+  const fixtures = await kv.fixtures();
+  const ids = new Set(settings.scenarios);
+  const planContext: PlanContext = {
+    fixtures,
+    issuers: Object.fromEntries(Object.entries(servers).map(([name, s]) => [name, s?.url])),
+    tokens: {
+      apiHs256: ids.has("api-hs256") && servers.keymint ? await fetchTokens(servers.keymint, fixtures.api, 50) : [],
+      apiEs256:
+        ids.has("api-es256") && servers["keymint-es256"]
+          ? await fetchTokens(servers["keymint-es256"], fixtures.api, 50)
+          : [],
+      introspect:
+        ids.has("introspect") && servers.keymint
+          ? await fetchTokens(servers.keymint, benchCredentials(seed, 0), 50)
+          : [],
+    },
+  };
+  const plans = new Map<RowId, RequestPlan>();
+  for (const s of scenarios) {
+    const plan = s.plan(planContext);
+    plans.set(s.id, plan);
+    await probe(servers[s.server] as Server, s.id, plan);
+  }
+  const load = await LoadGenerator.start(seed);
+  const ctx: Context = { settings, kv, load, servers, plans, rates: new Map() };
 
-  const { rounds, failures } = await runRounds(ctx);
+  // Initial warm-up: every server under its own load (JIT, caches, heap sizing) before round 1.
+  if (settings.initialWarmupSeconds > 0) {
+    info(`warming up every server for ${settings.initialWarmupSeconds} s`);
+    const warmRows: RowId[] = [FLOOR, HONO_FLOOR];
+    for (const s of scenarios) if (!warmRows.some((r) => rowServer(r) === s.server)) warmRows.push(s.id);
+    for (const row of warmRows) {
+      const server = servers[rowServer(row)] as Server;
+      await load.round(
+        {
+          url: server.url,
+          connections: settings.connections,
+          warmupSeconds: settings.initialWarmupSeconds,
+          durationSeconds: 0.5,
+          plan: planOf(ctx, row),
+          expectedRate: scenarioById(row)?.expectedRate ?? 10_000,
+        },
+        async () => {},
+      );
+    }
+  }
+
+  const { rounds, failures } = await runRounds(ctx, scenarios);
   await load.stop();
 
   let micro: MicroResult | null = null;
@@ -327,12 +546,14 @@ async function main(): Promise<number> {
     });
   }
 
-  const summaries = summarizeRounds(rounds);
+  const summaries = summarizeRounds(rounds, settings.scenarios);
+  const writers = new Set(scenarios.filter((s) => s.writes).map((s) => s.id));
   const report: Report = {
     environment,
     settings,
     summaries,
-    targets: evaluateTargets(summaries, rounds, micro, settings.durationSeconds),
+    firstRound: firstRoundCheck(rounds),
+    targets: evaluateTargets(summaries, rounds, micro, writers),
     micro,
     rounds: rounds.map(tidy),
     totalSeconds: (performance.now() - started) / 1000,
@@ -341,8 +562,8 @@ async function main(): Promise<number> {
   await mkdir(rootPath("bench/results"), { recursive: true });
   await writeFile(rootPath("bench/results/latest.json"), `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`${consoleReport(report)}\n`);
-  if (settings.quick) {
-    info("wrote bench/results/latest.json (BENCHMARK.md is only written by full runs)");
+  if (settings.quick || argv.some((a) => a.startsWith("--only"))) {
+    info("wrote bench/results/latest.json (BENCHMARK.md is only written by full runs of every default scenario)");
   } else {
     await writeFile(rootPath("BENCHMARK.md"), markdownReport(report));
     info("wrote bench/results/latest.json and BENCHMARK.md");

@@ -3,6 +3,7 @@
 import { join } from "node:path";
 import type { KvStats } from "../kv-service.ts";
 import { rootPath } from "./bundle.ts";
+import type { Fixtures } from "./fixtures.ts";
 import { firstStdoutLine, info, type ManagedProcess, spawnLogged } from "./process.ts";
 
 export type { KvStats };
@@ -13,6 +14,8 @@ export interface KvService {
   clients: number;
   /** The counters now. */
   stats(): Promise<KvStats>;
+  /** The extra clients and keys (bench/lib/fixtures.ts). */
+  fixtures(): Promise<Fixtures>;
 }
 
 /** Starts the KV service seeded with `clients` clients of run `seed`; resolves once it serves. */
@@ -41,6 +44,11 @@ export async function startKvService(dir: string, seed: string, clients: number)
       const response = await fetch(`http://127.0.0.1:${port}/__stats`);
       return (await response.json()) as KvStats;
     },
+    async fixtures() {
+      proc.assertRunning();
+      const response = await fetch(`http://127.0.0.1:${port}/__bench/fixtures`);
+      return (await response.json()) as Fixtures;
+    },
   };
 }
 
@@ -51,6 +59,7 @@ export function kvDelta(before: KvStats, after: KvStats): KvStats {
     hits: after.hits - before.hits,
     misses: after.misses - before.misses,
     nonGets: after.nonGets - before.nonGets,
+    issuerRequests: after.issuerRequests - before.issuerRequests,
     keys: after.keys,
   };
 }

@@ -11,14 +11,17 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { rootPath } from "./bundle.ts";
 import { onCleanup } from "./process.ts";
+import type { RequestPlan } from "./requests.ts";
 
 export interface RoundSpec {
   url: string;
   connections: number;
   warmupSeconds: number;
   durationSeconds: number;
-  /** Requests cycle round-robin over the first `clients` benchmark clients. */
-  clients: number;
+  /** What to send (bench/lib/requests.ts). */
+  plan: RequestPlan;
+  /** Responses per second expected, to size pools of single-use requests. */
+  expectedRate: number;
 }
 
 export interface LoadResult {
@@ -30,15 +33,14 @@ export interface LoadResult {
   non2xx: number;
   /** Socket errors and timeouts. */
   errors: number;
+  /** Single-use requests signed during the measured window because the pool ran dry (load-generator CPU). */
+  lateItems: number;
   statusCodes: Record<string, number>;
   /** Latency of every response, milliseconds. */
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
 }
 
-export type ParentMessage =
-  | { type: "init"; seed: string; maxClients: number }
-  | { type: "round"; spec: RoundSpec }
-  | { type: "go" };
+export type ParentMessage = { type: "init"; seed: string } | { type: "round"; spec: RoundSpec } | { type: "go" };
 
 export type ChildMessage =
   | { type: "ready" }
@@ -73,11 +75,11 @@ export class LoadGenerator {
     return this.#child.pid;
   }
 
-  /** Forks the generator and lets it precompute the Authorization headers of `maxClients` clients. */
-  static async start(seed: string, maxClients: number): Promise<LoadGenerator> {
+  /** Forks the generator for the run's seed (it derives the clients' credentials from it). */
+  static async start(seed: string): Promise<LoadGenerator> {
     const child = fork(rootPath("bench/loadgen.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const generator = new LoadGenerator(child);
-    await generator.#request({ type: "init", seed, maxClients }, "ready");
+    await generator.#request({ type: "init", seed }, "ready");
     return generator;
   }
 

@@ -4,6 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Bundle, bundleEntry, bundleProject, rootPath } from "./bundle.ts";
 import { basicAuthorization, type Credentials, requestToken, TOKEN_PATH, TOKEN_REQUEST_BODY } from "./clients.ts";
+import { API_AUDIENCE } from "./fixtures.ts";
 import { freePort, type ManagedProcess, waitUntil } from "./process.ts";
 import { type Binding, startWorkerd } from "./workerd.ts";
 
@@ -40,7 +41,11 @@ export async function bundleKeymint(dir: string): Promise<Bundle> {
 }
 
 export interface KeymintOptions {
+  /** Instance name (log and config file names); default "keymint". */
+  name?: string;
   bundle: Bundle;
+  /** TOKEN_SIGNING_JWK: tokens signed with this key pair instead of HS256. */
+  signingJwk?: string;
   kvPort: number;
   signingKey: string;
   /** Port to listen on; a free one when omitted. */
@@ -55,13 +60,17 @@ export async function startKeymint(options: KeymintOptions): Promise<Server> {
   const bindings: Binding[] = [
     { name: "CLIENTS", kvNamespace: "kv" },
     { name: "TOKEN_SIGNING_KEY", text: options.signingKey },
+    ...(options.signingJwk === undefined ? [] : [{ name: "TOKEN_SIGNING_JWK", text: options.signingJwk }]),
     ...Object.entries(keymintVars()).map(([name, text]) => ({ name, text })),
   ];
-  const proc = await startWorkerd("keymint", {
+  const name = options.name ?? "keymint";
+  const proc = await startWorkerd(name, {
     bundle: options.bundle,
     port,
     bindings,
     externals: { kv: `127.0.0.1:${options.kvPort}` },
+    // Federated clients: keymint fetches the outside issuer's discovery and JWKS from the KV service's port.
+    loopbackFetch: true,
   });
   const url = `http://127.0.0.1:${port}`;
   let last = "";
@@ -72,7 +81,7 @@ export async function startKeymint(options: KeymintOptions): Promise<Server> {
   }).catch((err: unknown) => {
     throw new Error(`${err instanceof Error ? err.message : String(err)}\nlast token response: ${last}`);
   });
-  return { name: "keymint", url, port, proc };
+  return { name, url, port, proc };
 }
 
 /** The floor Workers, and the minimal reproductions of bench/gc.ts (bench/workers/<kind>.ts). */
@@ -107,4 +116,45 @@ export async function startFloor(kind: FloorKind, bundle: Bundle): Promise<Serve
     }
   });
   return { name: kind, url, port, proc };
+}
+
+/** Bundles the example API (examples/resource-server) into `<dir>/resource-server`. */
+export async function bundleResourceServer(dir: string): Promise<Bundle> {
+  const outDir = join(dir, "resource-server");
+  await mkdir(outDir, { recursive: true });
+  return bundleEntry(rootPath("examples/resource-server/src/index.ts"), "keymint-bench-api", outDir);
+}
+
+export interface ResourceServerOptions {
+  name: string;
+  bundle: Bundle;
+  /** keymint's issuer (KEYMINT_ISSUER). */
+  issuer: string;
+  /** HMAC mode: keymint's TOKEN_SIGNING_KEY. */
+  signingKey?: string;
+  /** JWKS mode: keymint's jwks_uri (KEYMINT_JWKS_URL). */
+  jwksUrl?: string;
+}
+
+/** Serves the example API on workerd (HMAC or JWKS mode); ready once `GET /health` answers 200. */
+export async function startResourceServer(options: ResourceServerOptions): Promise<Server> {
+  const port = await freePort();
+  const bindings: Binding[] = [
+    { name: "KEYMINT_ISSUER", text: options.issuer },
+    { name: "API_AUDIENCE", text: API_AUDIENCE },
+    { name: "KEYMINT_JWKS_URL", text: options.jwksUrl ?? "" },
+    ...(options.signingKey === undefined ? [] : [{ name: "TOKEN_SIGNING_KEY", text: options.signingKey }]),
+  ];
+  const proc = await startWorkerd(options.name, { bundle: options.bundle, port, bindings, loopbackFetch: true });
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(proc, "answering /health", async () => {
+    try {
+      const response = await fetch(`${url}/health`);
+      await response.arrayBuffer();
+      return response.status === 200;
+    } catch {
+      return false;
+    }
+  });
+  return { name: options.name, url, port, proc };
 }

@@ -29,6 +29,11 @@ export interface WorkerdConfig {
   bindings?: readonly Binding[];
   /** `external` HTTP services the bindings may name: service name → "host:port". */
   externals?: Readonly<Record<string, string>>;
+  /**
+   * Let the Worker's global `fetch` reach loopback addresses (workerd's default outbound allows public
+   * addresses only): keymint fetching the bench's outside issuer, the example API fetching keymint's JWKS.
+   */
+  loopbackFetch?: boolean;
 }
 
 /** A Cap'n Proto text string literal (the values used here are printable ASCII). */
@@ -54,6 +59,9 @@ export function capnpConfig(config: WorkerdConfig): string {
   const externals = Object.entries(config.externals ?? {}).map(
     ([name, address]) => `    (name = ${str(name)}, external = (address = ${str(address)}, http = ())),`,
   );
+  if (config.loopbackFetch === true) {
+    externals.push('    (name = "loopback", network = (allow = ["public", "private", "local"])),');
+  }
   return `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -72,7 +80,7 @@ const worker :Workerd.Worker = (
     ${modules.join(",\n    ")}
   ],
   compatibilityDate = ${str(bundle.compatibilityDate)},
-  compatibilityFlags = [${bundle.compatibilityFlags.map(str).join(", ")}],
+  compatibilityFlags = [${bundle.compatibilityFlags.map(str).join(", ")}],${config.loopbackFetch === true ? '\n  globalOutbound = "loopback",' : ""}
   bindings = [
     ${(config.bindings ?? []).map(bindingText).join(",\n    ")}
   ],
@@ -85,7 +93,7 @@ const worker :Workerd.Worker = (
  * bundle dir; resolves once the socket accepts connections.
  */
 export async function startWorkerd(name: string, config: WorkerdConfig): Promise<ManagedProcess> {
-  const configPath = join(config.bundle.dir, "workerd.capnp");
+  const configPath = join(config.bundle.dir, `${name}.capnp`);
   await writeFile(configPath, capnpConfig(config));
   const proc = spawnLogged({
     name,

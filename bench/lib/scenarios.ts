@@ -1,0 +1,200 @@
+/**
+ * The benchmark's scenarios: one row of the table each, a server that serves it and a `RequestPlan` that says
+ * what the load generator sends. `npm run bench -- --only hs256,es256` selects some; the primary ones (the
+ * HS256 secret path at 1 and 1 000 clients) carry the issue's targets and run every round.
+ */
+
+import { basicAuthorization, FORM_CONTENT_TYPE, TOKEN_PATH, TOKEN_REQUEST_BODY } from "./clients.ts";
+import type { AssertionAlg, Fixtures } from "./fixtures.ts";
+import { JWT_BEARER, type RequestPlan } from "./requests.ts";
+
+/** The servers a scenario can run against (the floors are always there). */
+export type ServerId = "keymint" | "keymint-es256" | "keymint-eddsa" | "keymint-rs256" | "api-hmac" | "api-jwks";
+
+/** What scenarios' plans are built from, once every server runs. */
+export interface PlanContext {
+  fixtures: Fixtures;
+  /** Issuer (origin) of each keymint instance. */
+  issuers: Partial<Record<ServerId, string>>;
+  /** Access tokens fetched before the rounds: HS256 and ES256 ones for the example API, HS256 ones to introspect. */
+  tokens: { apiHs256: string[]; apiEs256: string[]; introspect: string[] };
+}
+
+export interface Scenario {
+  id: string;
+  label: string;
+  server: ServerId;
+  /** Carries the issue's targets; runs every round. */
+  primary: boolean;
+  /** Expected to write to KV (private_key_jwt: one `jti:` entry per accepted assertion). */
+  writes: boolean;
+  /** Rough responses per second, to size pools of single-use requests before the first measurement. */
+  expectedRate: number;
+  plan(ctx: PlanContext): RequestPlan;
+}
+
+const FORM = { "content-type": FORM_CONTENT_TYPE };
+
+function basic(clients: number): () => RequestPlan {
+  return () => ({ kind: "basic", path: TOKEN_PATH, body: TOKEN_REQUEST_BODY, clients });
+}
+
+function assertion(alg: AssertionAlg): (ctx: PlanContext) => RequestPlan {
+  return (ctx) => {
+    const client = ctx.fixtures.keyClients.find((c) => c.alg === alg);
+    const issuer = ctx.issuers.keymint;
+    if (client === undefined || issuer === undefined) throw new Error(`no ${alg} key client or keymint issuer`);
+    return { kind: "assertion", alg, privateJwk: client.privateJwk, clientId: client.clientId, audience: issuer };
+  };
+}
+
+function bearer(tokens: (ctx: PlanContext) => string[]): (ctx: PlanContext) => RequestPlan {
+  return (ctx) => ({
+    kind: "list",
+    method: "GET",
+    path: "/reports",
+    headers: tokens(ctx).map((token) => ({ authorization: `Bearer ${token}` })),
+  });
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    id: "hs256",
+    label: "HS256 token, client_secret_basic, 1 client",
+    server: "keymint",
+    primary: true,
+    writes: false,
+    expectedRate: 8000,
+    plan: basic(1),
+  },
+  {
+    id: "hs256-1000",
+    label: "HS256 token, client_secret_basic, 1,000 clients",
+    server: "keymint",
+    primary: true,
+    writes: false,
+    expectedRate: 8000,
+    plan: basic(1000),
+  },
+  {
+    id: "hs256-100000",
+    label: "HS256 token, client_secret_basic, 100,000 clients (every token reads KV)",
+    server: "keymint",
+    primary: false,
+    writes: false,
+    expectedRate: 4000,
+    plan: basic(100_000),
+  },
+  {
+    id: "es256",
+    label: "ES256 token, client_secret_basic",
+    server: "keymint-es256",
+    primary: false,
+    writes: false,
+    expectedRate: 6000,
+    plan: basic(1),
+  },
+  {
+    id: "eddsa",
+    label: "EdDSA token, client_secret_basic",
+    server: "keymint-eddsa",
+    primary: false,
+    writes: false,
+    expectedRate: 6000,
+    plan: basic(1),
+  },
+  {
+    id: "rs256",
+    label: "RS256 token, client_secret_basic",
+    server: "keymint-rs256",
+    primary: false,
+    writes: false,
+    expectedRate: 1500,
+    plan: basic(1),
+  },
+  {
+    id: "pkjwt-es256",
+    label: "HS256 token, private_key_jwt (ES256 assertion, one-time jti)",
+    server: "keymint",
+    primary: false,
+    writes: true,
+    expectedRate: 4000,
+    plan: assertion("ES256"),
+  },
+  {
+    id: "pkjwt-eddsa",
+    label: "HS256 token, private_key_jwt (EdDSA assertion, one-time jti)",
+    server: "keymint",
+    primary: false,
+    writes: true,
+    expectedRate: 4000,
+    plan: assertion("EdDSA"),
+  },
+  {
+    id: "federated",
+    label: "HS256 token, federated (RS256 outside token, keys cached)",
+    server: "keymint",
+    primary: false,
+    writes: false,
+    expectedRate: 5000,
+    plan: (ctx) => {
+      const { clientId, tokens } = ctx.fixtures.federated;
+      const prefix = `grant_type=client_credentials&client_id=${clientId}&client_assertion_type=${encodeURIComponent(JWT_BEARER)}&client_assertion=`;
+      return {
+        kind: "list",
+        method: "POST",
+        path: TOKEN_PATH,
+        headers: tokens.map(() => FORM),
+        bodies: tokens.map((token) => `${prefix}${token}`),
+      };
+    },
+  },
+  {
+    id: "introspect",
+    label: "introspection of an HS256 token (client_secret_basic)",
+    server: "keymint",
+    primary: false,
+    writes: false,
+    expectedRate: 7000,
+    plan: (ctx) => {
+      const authorization = basicAuthorization(ctx.fixtures.introspector);
+      return {
+        kind: "list",
+        method: "POST",
+        path: "/oauth2/introspect",
+        headers: ctx.tokens.introspect.map(() => ({ ...FORM, authorization })),
+        bodies: ctx.tokens.introspect.map((token) => `token=${token}`),
+      };
+    },
+  },
+  {
+    id: "api-hs256",
+    label: "resource-server kit: GET /reports with an HS256 token",
+    server: "api-hmac",
+    primary: false,
+    writes: false,
+    expectedRate: 8000,
+    plan: bearer((ctx) => ctx.tokens.apiHs256),
+  },
+  {
+    id: "api-es256",
+    label: "resource-server kit: GET /reports with an ES256 token (JWKS cached)",
+    server: "api-jwks",
+    primary: false,
+    writes: false,
+    expectedRate: 6000,
+    plan: bearer((ctx) => ctx.tokens.apiEs256),
+  },
+];
+
+/** Scenario ids `npm run bench` runs by default: all but the 100 000-client worst case (`--only` adds it). */
+export const DEFAULT_SCENARIOS = SCENARIOS.map((s) => s.id).filter((id) => id !== "hs256-100000");
+
+/** Clients the KV service must hold for these scenarios. */
+export function clientsNeeded(scenarios: readonly Scenario[]): number {
+  return scenarios.some((s) => s.id === "hs256-100000") ? 100_000 : 1000;
+}
+
+export function scenarioById(id: string): Scenario | undefined {
+  return SCENARIOS.find((s) => s.id === id);
+}
