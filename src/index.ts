@@ -1,8 +1,8 @@
 /** Worker entry point. */
 
-import { app } from "./app.ts";
+import { fetch } from "./app.ts";
 import type { KeymintEnv } from "./env.ts";
 
 export default {
-  fetch: app.fetch,
+  fetch,
 } satisfies ExportedHandler<KeymintEnv>;
