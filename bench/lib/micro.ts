@@ -124,6 +124,8 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
         request: net("request"),
         endpoint: net("endpoint"),
         "endpoint-quiet": net("endpoint-quiet"),
+        form: net("form"),
+        "audit-log": net("audit-log"),
       },
       emptyUsPerIteration: round(empty, 3),
       samples,

@@ -13,6 +13,8 @@
  * - `endpoint` the whole token endpoint (tokenEndpoint: form, Basic auth, cached client, throttle checks,
  *   decide, sign, audit log, Response) on the same Request, minus nothing: compare it with `request`
  * - `endpoint-quiet` the same with AUDIT_LOG=off
+ * - `form`    build the token Request and parse its body with readForm (compare with `request`)
+ * - `audit-log` console.log of one audit-sized JSON line (what the audit log costs beyond building the line)
  *
  * The functions whose declarations need Workers types (verifyClientSecret, importSigningKey, signJwt) are
  * passed in by micro-entry.js, the bundle entry, so that `tsc -p cli` (Node types) can check this file.
@@ -22,6 +24,7 @@ import { parseRecord } from "../../src/clients/record.ts";
 import type { PreparedClient } from "../../src/clients/store.ts";
 import type { AccessTokenClaims } from "../../src/jwt/claims.ts";
 import { decideClientCredentials } from "../../src/oauth/client-credentials.ts";
+import { readForm } from "../../src/http/form.ts";
 import { base64Decode } from "../../src/util/base64url.ts";
 
 /** The hot-path functions, as declared in src/clients/verify.ts, src/jwt/keys.ts and src/jwt/sign.ts. */
@@ -50,6 +53,8 @@ export const MICRO_MODES = [
   "request",
   "endpoint",
   "endpoint-quiet",
+  "form",
+  "audit-log",
 ] as const;
 export type MicroMode = (typeof MICRO_MODES)[number];
 
@@ -169,6 +174,28 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
             checksum = (checksum + res.status) | 0;
           }
           break;
+        case "form":
+          for (let i = 0; i < n; i++) {
+            const form = await readForm(tokenRequest());
+            checksum = (checksum + (form.get("grant_type")?.length ?? 0)) | 0;
+          }
+          break;
+        case "audit-log": {
+          const line = JSON.stringify({
+            level: "info",
+            event: "token",
+            outcome: "issued",
+            client_id: client.record.client_id,
+            auth_method: "client_secret_basic",
+            scope: "read write",
+            jti: crypto.randomUUID(),
+            aud: env.ISSUER,
+            ip: null,
+            latency_ms: 0,
+          });
+          for (let i = 0; i < n; i++) console.log(line);
+          break;
+        }
         case "endpoint":
         case "endpoint-quiet": {
           const endpointEnv = mode === "endpoint" ? workerEnv : { ...workerEnv, AUDIT_LOG: "off" };
