@@ -13,6 +13,7 @@ const FLAGS = {
   iterations: { kind: "number", help: "hot-path iterations per measured request (default 40000)" },
   repetitions: { kind: "number", help: "measured requests per mode (default 5)" },
   quick: { kind: "boolean", help: "10000 iterations, 2 repetitions" },
+  allocation: { kind: "boolean", help: "also measure V8 heap bytes allocated per operation (exact)" },
   help: { kind: "boolean", help: "show this help" },
 } as const;
 
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
   const result = await runMicro(dir, {
     iterations: integerFlag(flags, "iterations") ?? (quick ? 10_000 : 40_000),
     repetitions: integerFlag(flags, "repetitions") ?? (quick ? 2 : 5),
+    allocation: booleanFlag(flags, "allocation"),
   });
   const pass = result.usPerOp.token < TARGETS.microUs;
   process.stderr.write(

@@ -9,7 +9,7 @@ import { grepRange } from "./process.ts";
 import { round } from "./stats.ts";
 
 /** One `--trace-gc-nvp` record (the fields used here). */
-interface GcRecord {
+export interface GcRecord {
   gc: string;
   pause: number;
   allocated?: number;

@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { MICRO_MODES, type MicroMode, type MicroResponse } from "../workers/micro.ts";
 import { bundleEntry, rootPath } from "./bundle.ts";
 import { benchCredentials, benchRecord, newSeed } from "./clients.ts";
-import { freePort, info, type ManagedProcess } from "./process.ts";
+import { gcRecordsIn } from "./gc.ts";
+import { fileSize, freePort, info, type ManagedProcess } from "./process.ts";
 import { processCpuNanos } from "./procfs.ts";
 import { randomSigningKey } from "./servers.ts";
 import { median, round } from "./stats.ts";
@@ -23,6 +24,11 @@ export interface MicroOptions {
   iterations: number;
   /** Measured requests per mode. */
   repetitions: number;
+  /**
+   * Also measure V8 heap bytes allocated per operation (workerd with --expose-gc --trace-gc-nvp: a full GC
+   * before and after each loop, and the GC trace's `allocated` summed in between). Exact, unlike sampling.
+   */
+  allocation?: boolean;
 }
 
 export interface MicroResult {
@@ -35,6 +41,8 @@ export interface MicroResult {
   emptyUsPerIteration: number;
   /** Every measurement, µs per iteration, gross. */
   samples: Record<MicroMode, number[]>;
+  /** V8 heap bytes allocated per operation, net of the empty loop (with `allocation`). */
+  bytesPerOp?: Record<Exclude<MicroMode, "empty">, number>;
 }
 
 const ISSUER = "http://127.0.0.1:40000";
@@ -67,7 +75,11 @@ async function call(
   const text = await response.text();
   const after = processCpuNanos(proc.pid);
   if (response.status !== 200) throw proc.failure(`answered ${response.status} to mode ${mode}: ${text}`);
-  return { nanos: after.nanos - before.nanos, source: after.source, body: JSON.parse(text) as MicroResponse };
+  return {
+    nanos: after.nanos - before.nanos,
+    source: after.source,
+    body: JSON.parse(text) as MicroResponse,
+  };
 }
 
 /** Bundles and serves the micro worker in `dir`, measures, stops it. */
@@ -80,6 +92,10 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
   const [, record] = await benchRecord(seed, 0, Math.floor(Date.now() / 1000));
   const signingKey = randomSigningKey();
   const port = await freePort();
+  const savedFlags = process.env.BENCH_V8_FLAGS;
+  if (options.allocation === true) {
+    process.env.BENCH_V8_FLAGS = `${savedFlags ?? ""} --expose-gc --trace-gc-nvp`.trim();
+  }
   const proc = await startWorkerd("micro", {
     bundle,
     port,
@@ -89,6 +105,9 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
       { name: "TOKEN_SIGNING_KEY", text: signingKey },
       { name: "ISSUER", text: ISSUER },
     ],
+  }).finally(() => {
+    if (savedFlags === undefined) delete process.env.BENCH_V8_FLAGS;
+    else process.env.BENCH_V8_FLAGS = savedFlags;
   });
   const url = `http://127.0.0.1:${port}`;
   try {
@@ -101,12 +120,14 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
       }
     }
     const samples = Object.fromEntries(MICRO_MODES.map((m) => [m, [] as number[]])) as Record<MicroMode, number[]>;
+    const measuredCalls: MicroMode[] = [];
     let clock: "schedstat" | "stat" = "schedstat";
     for (let rep = 0; rep < options.repetitions; rep++) {
       for (const mode of MICRO_MODES) {
         const { nanos, source } = await call(proc, url, mode, options.iterations);
         clock = source;
         samples[mode].push(nanos / 1000 / options.iterations);
+        measuredCalls.push(mode);
       }
     }
     const empty = median(samples.empty);
@@ -130,6 +151,35 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
       emptyUsPerIteration: round(empty, 3),
       samples,
     };
+    if (options.allocation === true) {
+      // Every call ran gc() before and after its loop (reason "testing" in the trace). workerd buffers its
+      // output, so the log is read once the process has stopped: the warm-up calls' pairs come first, then one
+      // pair per measured call, in order; a call's allocation is what the trace reports after its first forced
+      // collection, up to and including its second.
+      // A few more calls push the last lines out of workerd's buffer before it stops.
+      for (let i = 0; i < 4; i++) await call(proc, url, "empty", 1);
+      await proc.stop();
+      const records = gcRecordsIn(proc.logPath, 0, fileSize(proc.logPath));
+      const forced = records.flatMap((r, i) => (r.reason === "testing" ? [i] : []));
+      const offset = MICRO_MODES.length * 2;
+      if (forced.length < offset + measuredCalls.length * 2) {
+        throw new Error(
+          `micro: expected ${offset + measuredCalls.length * 2} forced GCs in the trace, found ${forced.length}`,
+        );
+      }
+      const bytes = Object.fromEntries(MICRO_MODES.map((m) => [m, [] as number[]])) as Record<MicroMode, number[]>;
+      measuredCalls.forEach((mode, k) => {
+        const from = (forced[offset + 2 * k] as number) + 1;
+        const to = (forced[offset + 2 * k + 1] as number) + 1;
+        const allocated = records.slice(from, to).reduce((sum, r) => sum + (r.allocated ?? 0), 0);
+        bytes[mode].push(allocated / options.iterations);
+      });
+      const emptyBytes = median(bytes.empty);
+      result.bytesPerOp = Object.fromEntries(
+        MICRO_MODES.filter((m) => m !== "empty").map((m) => [m, round(median(bytes[m]) - emptyBytes, 0)]),
+      ) as Record<Exclude<MicroMode, "empty">, number>;
+      info(`micro: V8 heap bytes allocated per op: ${JSON.stringify(result.bytesPerOp)}`);
+    }
     info(
       `micro: ${result.usPerOp.token} µs/token (verify ${result.usPerOp.verify}, decide ${result.usPerOp.decide}, ` +
         `sign ${result.usPerOp.sign}; cache-miss prepare ${result.usPerOp.prepare}); whole endpoint ` +
