@@ -9,14 +9,20 @@ export const MAX_BODY_BYTES = 16 * 1024;
 /** Parameters that RFC 8707 §2 allows more than once; every other one may appear at most once. */
 const REPEATABLE = new Set(["resource"]);
 
-/** Decoded form parameters. Empty values are dropped (RFC 6749 §3.2: treated as omitted). */
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * Decoded form parameters. Empty values are dropped (RFC 6749 §3.2: treated as omitted). The map of repeatable
+ * parameters is made only when one is present: a token request has none.
+ */
 export class FormParams {
   readonly #single = new Map<string, string>();
-  readonly #multi = new Map<string, string[]>();
+  #multi: Map<string, string[]> | undefined;
 
   /** @internal */
   add(name: string, value: string): void {
     if (REPEATABLE.has(name)) {
+      this.#multi ??= new Map();
       const list = this.#multi.get(name);
       if (list === undefined) this.#multi.set(name, [value]);
       else list.push(value);
@@ -32,12 +38,12 @@ export class FormParams {
     return this.#single.get(name);
   }
 
-  getAll(name: string): string[] {
-    return this.#multi.get(name) ?? [];
+  getAll(name: string): readonly string[] {
+    return this.#multi?.get(name) ?? NONE;
   }
 
   has(name: string): boolean {
-    return this.#single.has(name) || this.#multi.has(name);
+    return this.#single.has(name) || this.#multi?.has(name) === true;
   }
 }
 
