@@ -15,6 +15,7 @@
  */
 
 import { execFileSync } from "node:child_process";
+import type { JsonWebKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { booleanFlag, integerFlag, numberFlag, parseFlags, stringFlag, UsageError, usage } from "./lib/args.ts";
@@ -45,7 +46,7 @@ import {
   summarizeRounds,
   tidy,
 } from "./lib/report.ts";
-import type { RequestPlan } from "./lib/requests.ts";
+import { dpopProof, type RequestPlan } from "./lib/requests.ts";
 import {
   clientsNeeded,
   DEFAULT_SCENARIOS,
@@ -113,6 +114,7 @@ function parseSettings(argv: readonly string[]): RunSettings {
     scenarios,
     retries: integerFlag(flags, "retries") ?? (quick ? 0 : 2),
     maxWaitSeconds: numberFlag(flags, "max-wait") ?? (quick ? 10 : 180),
+    skipped: [],
     micro: !booleanFlag(flags, "no-micro"),
   };
 }
@@ -394,16 +396,30 @@ async function runRounds(
   return { rounds, failures };
 }
 
-/** Fetches `count` access tokens from a keymint instance for a client (Basic). */
-async function fetchTokens(server: Server, credentials: Credentials, count: number): Promise<string[]> {
+/** Whether a keymint instance supports DPoP (RFC 9449 §5.1: `dpop_signing_alg_values_supported` in its metadata). */
+async function supportsDpop(server: Server): Promise<boolean> {
+  const response = await fetch(`${server.url}/.well-known/oauth-authorization-server`);
+  const metadata = (await response.json()) as { dpop_signing_alg_values_supported?: unknown };
+  return Array.isArray(metadata.dpop_signing_alg_values_supported);
+}
+
+/** Fetches `count` access tokens from a keymint instance for a client (Basic), DPoP-bound to `dpopKey` if given. */
+async function fetchTokens(
+  server: Server,
+  credentials: Credentials,
+  count: number,
+  dpopKey?: JsonWebKey,
+): Promise<string[]> {
   const tokens: string[] = [];
   for (let i = 0; i < count; i++) {
+    const headers: Record<string, string> = {
+      authorization: basicAuthorization(credentials),
+      "content-type": "application/x-www-form-urlencoded",
+    };
+    if (dpopKey !== undefined) headers.dpop = dpopProof("ES256", dpopKey, "POST", `${server.url}${TOKEN_PATH}`);
     const response = await fetch(`${server.url}${TOKEN_PATH}`, {
       method: "POST",
-      headers: {
-        authorization: basicAuthorization(credentials),
-        "content-type": "application/x-www-form-urlencoded",
-      },
+      headers,
       body: "grant_type=client_credentials",
     });
     const body = (await response.json()) as { access_token?: string };
@@ -494,7 +510,7 @@ async function main(): Promise<number> {
     return 0;
   }
   const settings = parseSettings(argv);
-  const scenarios = settings.scenarios.map((id) => scenarioById(id) as Scenario);
+  let scenarios = settings.scenarios.map((id) => scenarioById(id) as Scenario);
   exitOnSignals();
   const started = performance.now();
   const environment = {
@@ -526,7 +542,19 @@ async function main(): Promise<number> {
       .join(", ")}`,
   );
   const fixtures = await kv.fixtures();
+  // DPoP rows need a keymint that supports DPoP (RFC 9449): skipped otherwise, or an error when asked for by name.
+  const dpop = servers.keymint === undefined ? false : await supportsDpop(servers.keymint);
+  const unsupported = scenarios.filter((s) => s.needs === "dpop" && !dpop);
+  if (unsupported.length > 0) {
+    const note = `${unsupported.map((s) => s.id).join(", ")}: skipped, this keymint has no DPoP (no dpop_signing_alg_values_supported in its metadata)`;
+    if (argv.some((a) => a.startsWith("--only"))) throw new UsageError(note);
+    info(note);
+    settings.skipped.push(note);
+    scenarios = scenarios.filter((s) => !unsupported.includes(s));
+    settings.scenarios = scenarios.map((s) => s.id);
+  }
   const ids = new Set(settings.scenarios);
+  const dpopKey = keyPair("ES256").privateJwk;
   const planContext: PlanContext = {
     fixtures,
     issuers: Object.fromEntries(Object.entries(servers).map(([name, s]) => [name, s?.url])),
@@ -540,7 +568,12 @@ async function main(): Promise<number> {
         ids.has("introspect") && servers.keymint
           ? await fetchTokens(servers.keymint, benchCredentials(seed, 0), 50)
           : [],
+      apiDpop:
+        ids.has("api-dpop") && servers.keymint ? await fetchTokens(servers.keymint, fixtures.api, 50, dpopKey) : [],
     },
+    dpopKey,
+    urls: Object.fromEntries(Object.entries(servers).map(([name, s]) => [name, s?.url])),
+    basicClient: benchCredentials(seed, 0),
   };
   const plans = new Map<RowId, RequestPlan>();
   for (const s of scenarios) {

@@ -5,8 +5,7 @@
  * once) a pool of freshly signed JWTs, so no signing steals CPU from the servers while they are measured.
  */
 
-import type { JsonWebKey } from "node:crypto";
-import { randomUUID } from "node:crypto";
+import { createHash, type JsonWebKey, type KeyObject, randomUUID, sign } from "node:crypto";
 import { basicAuthorization, benchCredentials, FORM_CONTENT_TYPE } from "./clients.ts";
 import { type AssertionAlg, privateKeyOf, signJws } from "./fixtures.ts";
 
@@ -24,7 +23,26 @@ export type RequestPlan =
       bodies?: string[];
     }
   /** A token request per fresh private_key_jwt assertion (unique jti), signed ahead of the window. */
-  | { kind: "assertion"; alg: AssertionAlg; privateJwk: JsonWebKey; clientId: string; audience: string };
+  | { kind: "assertion"; alg: AssertionAlg; privateJwk: JsonWebKey; clientId: string; audience: string }
+  /**
+   * A request carrying a fresh DPoP proof (RFC 9449 §4.2: typ dpop+jwt, the public key in `jwk`, htm, htu, iat,
+   * unique jti; `ath` when it presents an access token), signed ahead of the window. Token requests add Basic
+   * credentials (`authorization`); resource requests present `Authorization: DPoP <token>`.
+   */
+  | {
+      kind: "dpop";
+      alg: AssertionAlg;
+      privateJwk: JsonWebKey;
+      method: "GET" | "POST";
+      /** The request URL without query (the proof's htu). */
+      url: string;
+      path: string;
+      /** Token request: the Basic header and the body. */
+      authorization?: string;
+      body?: string;
+      /** Resource request: DPoP-bound access tokens, cycled. */
+      tokens?: string[];
+    };
 
 export interface Item {
   headers: Record<string, string>;
@@ -88,6 +106,86 @@ function assertionSigner(plan: Extract<RequestPlan, { kind: "assertion" }>): () 
   };
 }
 
+/** The public JWK of a private one (the members RFC 7638 thumbprints use, for EC and OKP keys). */
+function publicJwk(jwk: JsonWebKey): JsonWebKey {
+  return jwk.kty === "EC" ? { kty: "EC", crv: jwk.crv, x: jwk.x, y: jwk.y } : { kty: jwk.kty, crv: jwk.crv, x: jwk.x };
+}
+
+const keyObjects = new WeakMap<JsonWebKey, KeyObject>();
+
+/**
+ * A DPoP proof (RFC 9449 §4.2): header typ dpop+jwt, alg, the public `jwk`; claims htm, htu, iat, a unique jti,
+ * and `ath` (base64url SHA-256 of the access token) when one is presented.
+ */
+export function dpopProof(
+  alg: AssertionAlg,
+  privateJwk: JsonWebKey,
+  method: string,
+  url: string,
+  accessToken?: string,
+): string {
+  const header = Buffer.from(JSON.stringify({ typ: "dpop+jwt", alg, jwk: publicJwk(privateJwk) })).toString(
+    "base64url",
+  );
+  const claims: Record<string, unknown> = {
+    htm: method,
+    htu: url,
+    iat: Math.floor(Date.now() / 1000),
+    jti: randomUUID(),
+  };
+  if (accessToken !== undefined) claims.ath = createHash("sha256").update(accessToken).digest("base64url");
+  const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
+  const input = Buffer.from(`${header}.${payload}`);
+  let key = keyObjects.get(privateJwk);
+  if (key === undefined) {
+    key = privateKeyOf(privateJwk);
+    keyObjects.set(privateJwk, key);
+  }
+  const signature =
+    alg === "ES256" ? sign("sha256", input, { key, dsaEncoding: "ieee-p1363" }) : sign(null, input, key);
+  return `${header}.${payload}.${signature.toString("base64url")}`;
+}
+
+/** Requests with fresh DPoP proofs for one method and URL, cycling over DPoP-bound tokens when given. */
+function dpopSigner(plan: Extract<RequestPlan, { kind: "dpop" }>): () => Item {
+  const tokens = plan.tokens ?? [];
+  let next = 0;
+  return () => {
+    const headers: Record<string, string> = {};
+    let token: string | undefined;
+    if (tokens.length > 0) {
+      token = tokens[next] as string;
+      next = next + 1 >= tokens.length ? 0 : next + 1;
+      headers.authorization = `DPoP ${token}`;
+    }
+    headers.dpop = dpopProof(plan.alg, plan.privateJwk, plan.method, plan.url, token);
+    if (plan.authorization !== undefined) headers.authorization = plan.authorization;
+    if (plan.body !== undefined) headers["content-type"] = FORM_CONTENT_TYPE;
+    return plan.body === undefined ? { headers } : { headers, body: plan.body };
+  };
+}
+
+/** A pool of single-use items made before the window; more are made (and counted) if it runs dry. */
+function singleUse(method: "GET" | "POST", path: string, make: () => Item, poolSize: number): RequestSource {
+  const pool = Array.from({ length: poolSize }, make);
+  let cursor = 0;
+  const source: RequestSource = {
+    method,
+    path,
+    lateItems: 0,
+    next() {
+      if (cursor < pool.length) {
+        const item = pool[cursor] as Item;
+        pool[cursor++] = undefined as unknown as Item;
+        return item;
+      }
+      source.lateItems++;
+      return make();
+    },
+  };
+  return source;
+}
+
 /**
  * The requests of a round. `poolSize` is how many single-use items to sign beforehand (warm-up and measured
  * window together); reusable plans ignore it.
@@ -111,30 +209,14 @@ export function requestSource(plan: RequestPlan, seed: string, poolSize: number)
           return body === undefined ? { headers } : { headers, body };
         }),
       );
-    case "assertion": {
-      const sign = assertionSigner(plan);
-      const pool = Array.from({ length: poolSize }, sign);
-      let cursor = 0;
-      const source: RequestSource = {
-        method: "POST",
-        path: "/oauth2/token",
-        lateItems: 0,
-        next() {
-          if (cursor < pool.length) {
-            const item = pool[cursor] as Item;
-            pool[cursor++] = undefined as unknown as Item;
-            return item;
-          }
-          source.lateItems++;
-          return sign();
-        },
-      };
-      return source;
-    }
+    case "assertion":
+      return singleUse("POST", "/oauth2/token", assertionSigner(plan), poolSize);
+    case "dpop":
+      return singleUse(plan.method, plan.path, dpopSigner(plan), poolSize);
   }
 }
 
 /** Whether a plan's requests are single use (their pool must cover the whole round). */
 export function isSingleUse(plan: RequestPlan): boolean {
-  return plan.kind === "assertion";
+  return plan.kind === "assertion" || plan.kind === "dpop";
 }

@@ -4,7 +4,8 @@
  * HS256 secret path at 1 and 1 000 clients) carry the issue's targets and run every round.
  */
 
-import { basicAuthorization, FORM_CONTENT_TYPE, TOKEN_PATH, TOKEN_REQUEST_BODY } from "./clients.ts";
+import type { JsonWebKey } from "node:crypto";
+import { basicAuthorization, type Credentials, FORM_CONTENT_TYPE, TOKEN_PATH, TOKEN_REQUEST_BODY } from "./clients.ts";
 import type { AssertionAlg, Fixtures } from "./fixtures.ts";
 import { JWT_BEARER, type RequestPlan } from "./requests.ts";
 
@@ -16,8 +17,17 @@ export interface PlanContext {
   fixtures: Fixtures;
   /** Issuer (origin) of each keymint instance. */
   issuers: Partial<Record<ServerId, string>>;
-  /** Access tokens fetched before the rounds: HS256 and ES256 ones for the example API, HS256 ones to introspect. */
-  tokens: { apiHs256: string[]; apiEs256: string[]; introspect: string[] };
+  /**
+   * Access tokens fetched before the rounds: HS256 and ES256 ones for the example API, HS256 ones to introspect,
+   * DPoP-bound HS256 ones (bound to `dpopKey`) for the example API.
+   */
+  tokens: { apiHs256: string[]; apiEs256: string[]; introspect: string[]; apiDpop: string[] };
+  /** The DPoP key pair of the run's DPoP client (ES256). */
+  dpopKey: JsonWebKey;
+  /** Base URL of each server. */
+  urls: Partial<Record<ServerId, string>>;
+  /** The run's first secret client (Basic). */
+  basicClient: Credentials;
 }
 
 export interface Scenario {
@@ -30,6 +40,8 @@ export interface Scenario {
   writes: boolean;
   /** Rough responses per second, to size pools of single-use requests before the first measurement. */
   expectedRate: number;
+  /** A keymint feature the scenario needs (DPoP: `dpop_signing_alg_values_supported` in its metadata). */
+  needs?: "dpop";
   plan(ctx: PlanContext): RequestPlan;
 }
 
@@ -55,6 +67,37 @@ function bearer(tokens: (ctx: PlanContext) => string[]): (ctx: PlanContext) => R
     path: "/reports",
     headers: tokens(ctx).map((token) => ({ authorization: `Bearer ${token}` })),
   });
+}
+
+/** RFC 9449 token request: Basic credentials and a fresh DPoP proof per request. */
+function dpopToken(ctx: PlanContext): RequestPlan {
+  const url = ctx.urls.keymint;
+  if (url === undefined) throw new Error("dpop: keymint is not running");
+  return {
+    kind: "dpop",
+    alg: "ES256",
+    privateJwk: ctx.dpopKey,
+    method: "POST",
+    url: `${url}${TOKEN_PATH}`,
+    path: TOKEN_PATH,
+    authorization: basicAuthorization(ctx.basicClient),
+    body: TOKEN_REQUEST_BODY,
+  };
+}
+
+/** RFC 9449 §7: `Authorization: DPoP <token>` and a proof with `ath`, per request, at the example API. */
+function dpopResource(ctx: PlanContext): RequestPlan {
+  const url = ctx.urls["api-hmac"];
+  if (url === undefined) throw new Error("api-dpop: the example API is not running");
+  return {
+    kind: "dpop",
+    alg: "ES256",
+    privateJwk: ctx.dpopKey,
+    method: "GET",
+    url: `${url}/reports`,
+    path: "/reports",
+    tokens: ctx.tokens.apiDpop,
+  };
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -168,6 +211,16 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    id: "dpop",
+    label: "HS256 DPoP-bound token, client_secret_basic + DPoP proof (ES256, one-time jti)",
+    server: "keymint",
+    primary: false,
+    writes: false,
+    expectedRate: 5000,
+    needs: "dpop",
+    plan: dpopToken,
+  },
+  {
     id: "api-hs256",
     label: "resource-server kit: GET /reports with an HS256 token",
     server: "api-hmac",
@@ -184,6 +237,16 @@ export const SCENARIOS: readonly Scenario[] = [
     writes: false,
     expectedRate: 6000,
     plan: bearer((ctx) => ctx.tokens.apiEs256),
+  },
+  {
+    id: "api-dpop",
+    label: "resource-server kit: GET /reports with a DPoP-bound HS256 token and a proof",
+    server: "api-hmac",
+    primary: false,
+    writes: false,
+    expectedRate: 5000,
+    needs: "dpop",
+    plan: dpopResource,
   },
 ];
 
