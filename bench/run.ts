@@ -50,6 +50,7 @@ import { dpopProof, type RequestPlan } from "./lib/requests.ts";
 import {
   clientsNeeded,
   DEFAULT_SCENARIOS,
+  OPT_IN_SCENARIOS,
   type PlanContext,
   SCENARIOS,
   type Scenario,
@@ -72,7 +73,7 @@ const FLAGS = {
   quick: { kind: "boolean", help: "smoke test: 1 round, 2 s initial + 1 s warm-up + 3 s per window, short micro" },
   only: {
     kind: "string",
-    help: `scenarios, comma-separated (default: ${DEFAULT_SCENARIOS.join(",")}; also hs256-100000)`,
+    help: `scenarios, comma-separated (default: ${DEFAULT_SCENARIOS.join(",")}; also ${OPT_IN_SCENARIOS.join(",")})`,
   },
   duration: { kind: "number", help: "measured seconds per window (default 6)" },
   warmup: { kind: "number", help: "warm-up seconds before each window, not measured (default 2)" },
@@ -466,6 +467,7 @@ async function startServers(
   const probeClient = benchCredentials(seed, 0);
   const pairs: [ServerName, "ES256" | "EdDSA" | "RS256" | null][] = [
     ["keymint", null],
+    ["keymint-audit-off", null],
     ["keymint-es256", "ES256"],
     ["keymint-eddsa", "EdDSA"],
     ["keymint-rs256", "RS256"],
@@ -478,6 +480,7 @@ async function startServers(
       kvPort: kv.port,
       signingKey,
       signingJwk: alg === null ? undefined : JSON.stringify(keyPair(alg).privateJwk),
+      vars: name === "keymint-audit-off" ? { AUDIT_LOG: "off" } : {},
       probe: probeClient,
     });
   }

@@ -10,7 +10,14 @@ import type { AssertionAlg, Fixtures } from "./fixtures.ts";
 import { JWT_BEARER, type RequestPlan } from "./requests.ts";
 
 /** The servers a scenario can run against (the floors are always there). */
-export type ServerId = "keymint" | "keymint-es256" | "keymint-eddsa" | "keymint-rs256" | "api-hmac" | "api-jwks";
+export type ServerId =
+  | "keymint"
+  | "keymint-audit-off"
+  | "keymint-es256"
+  | "keymint-eddsa"
+  | "keymint-rs256"
+  | "api-hmac"
+  | "api-jwks";
 
 /** What scenarios' plans are built from, once every server runs. */
 export interface PlanContext {
@@ -118,6 +125,15 @@ export const SCENARIOS: readonly Scenario[] = [
     writes: false,
     expectedRate: 8000,
     plan: basic(1000),
+  },
+  {
+    id: "hs256-audit-off",
+    label: "HS256 token, client_secret_basic, 1 client, AUDIT_LOG=off (what the audit line costs)",
+    server: "keymint-audit-off",
+    primary: false,
+    writes: false,
+    expectedRate: 8000,
+    plan: basic(1),
   },
   {
     id: "hs256-100000",
@@ -250,8 +266,11 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-/** Scenario ids `npm run bench` runs by default: all but the 100 000-client worst case (`--only` adds it). */
-export const DEFAULT_SCENARIOS = SCENARIOS.map((s) => s.id).filter((id) => id !== "hs256-100000");
+/** Opt-in scenarios (`--only` adds them): the 100 000-client worst case, and the audit log's cost. */
+export const OPT_IN_SCENARIOS: readonly string[] = ["hs256-100000", "hs256-audit-off"];
+
+/** Scenario ids `npm run bench` runs by default. */
+export const DEFAULT_SCENARIOS = SCENARIOS.map((s) => s.id).filter((id) => !OPT_IN_SCENARIOS.includes(id));
 
 /** Clients the KV service must hold for these scenarios. */
 export function clientsNeeded(scenarios: readonly Scenario[]): number {

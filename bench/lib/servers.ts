@@ -46,6 +46,8 @@ export interface KeymintOptions {
   bundle: Bundle;
   /** TOKEN_SIGNING_JWK: tokens signed with this key pair instead of HS256. */
   signingJwk?: string;
+  /** Extra vars (e.g. AUDIT_LOG=off). */
+  vars?: Record<string, string>;
   kvPort: number;
   signingKey: string;
   /** Port to listen on; a free one when omitted. */
@@ -61,7 +63,7 @@ export async function startKeymint(options: KeymintOptions): Promise<Server> {
     { name: "CLIENTS", kvNamespace: "kv" },
     { name: "TOKEN_SIGNING_KEY", text: options.signingKey },
     ...(options.signingJwk === undefined ? [] : [{ name: "TOKEN_SIGNING_JWK", text: options.signingJwk }]),
-    ...Object.entries(keymintVars()).map(([name, text]) => ({ name, text })),
+    ...Object.entries({ ...keymintVars(), ...options.vars }).map(([name, text]) => ({ name, text })),
   ];
   const name = options.name ?? "keymint";
   const proc = await startWorkerd(name, {
