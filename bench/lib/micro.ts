@@ -147,6 +147,7 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
         "endpoint-quiet": net("endpoint-quiet"),
         form: net("form"),
         "audit-log": net("audit-log"),
+        "audit-line": net("audit-line"),
       },
       emptyUsPerIteration: round(empty, 3),
       samples,

@@ -15,6 +15,8 @@
  * - `endpoint-quiet` the same with AUDIT_LOG=off
  * - `form`    build the token Request and parse its body with readForm (compare with `request`)
  * - `audit-log` console.log of one audit-sized JSON line (what the audit log costs beyond building the line)
+ * - `audit-line` build and log an audit line as serveAudited does (a fixed-shape object, JSON.stringify, the
+ *   source address header, console.log)
  *
  * The functions whose declarations need Workers types (verifyClientSecret, importSigningKey, signJwt) are
  * passed in by micro-entry.js, the bundle entry, so that `tsc -p cli` (Node types) can check this file.
@@ -55,6 +57,7 @@ export const MICRO_MODES = [
   "endpoint-quiet",
   "form",
   "audit-log",
+  "audit-line",
 ] as const;
 export type MicroMode = (typeof MICRO_MODES)[number];
 
@@ -198,6 +201,33 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
             latency_ms: 0,
           });
           for (let i = 0; i < n; i++) console.log(line);
+          break;
+        }
+        case "audit-line": {
+          const req = tokenRequest();
+          for (let i = 0; i < n; i++) {
+            console.log(
+              JSON.stringify({
+                level: "info",
+                event: "token",
+                outcome: "issued",
+                client_id: client.record.client_id,
+                unknown_client_id_length: undefined,
+                auth_method: "client_secret_basic",
+                secret: undefined,
+                scope: "read write",
+                jti: fixedClaims.jti,
+                aud: env.ISSUER,
+                token_client_id: undefined,
+                reason: undefined,
+                error: undefined,
+                detail: undefined,
+                status: undefined,
+                ip: req.headers.get("cf-connecting-ip"),
+                latency_ms: Date.now() - now,
+              }),
+            );
+          }
           break;
         }
         case "endpoint":
