@@ -100,6 +100,22 @@ describe("README: verify tokens in your API, against the served JWKS", () => {
 });
 
 describe("private_key_jwt client created with the CLI (RFC 7523)", () => {
+  it("the README's assertion.mjs gets a token for a key made by `keys generate`", async () => {
+    const keyFile = join(project, "private.jwk.json");
+    const generated = await run("npm", ["run", "-s", "keys", "--", "generate", "--alg", "EdDSA"], { cwd: project });
+    await writeFile(keyFile, generated.stdout);
+    const publicSet = await run("npm", ["run", "-s", "keys", "--", "public"], { cwd: project, input: generated.stdout });
+    const jwksPath = join(project, "readme-public.jwks.json");
+    await writeFile(jwksPath, publicSet.stdout);
+    const clientId = await createClient(["--jwks", jwksPath]);
+    const script = join(project, "assertion.mjs");
+    await writeFile(script, await snippet("assertion"));
+    const result = await run("node", [script, clientId, keyFile, server.url], { cwd: project });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/access_token: '[\w-]+\.[\w-]+\.[\w-]+'/);
+    expect(result.stdout).toMatch(/token_type: 'Bearer'/);
+  });
+
   it("gets a token with an assertion made by jose, and not twice with the same one", async () => {
     const pair = await jose.generateKeyPair("EdDSA", { extractable: true, crv: "Ed25519" });
     const kid = "e2e-ed25519";
