@@ -26,6 +26,7 @@ export const SETTINGS_OPTIONS = {
   ttl: { type: "string" },
   "can-introspect": { type: "boolean" },
   quota: { type: "string" },
+  "require-dpop": { type: "boolean" },
 } as const;
 
 export const KEY_OPTIONS = {
@@ -53,7 +54,9 @@ export const HELP_SETTINGS = `Client settings:
   --audience AUD          allowed audience (repeatable); the first is the default aud, others via resource=
   --ttl SECONDS           token lifetime, ${60} to ${86400} seconds (update: "default" to reset)
   --can-introspect        may call /oauth2/introspect (update: --no-can-introspect to remove)
-  --quota N               tokens per minute (at least 10) (update: "none" to remove)`;
+  --quota N               tokens per minute (at least 10) (update: "none" to remove)
+  --require-dpop          every token request must carry a DPoP proof (RFC 9449); tokens are then bound to the
+                          client's key (update: --no-require-dpop to remove)`;
 
 export const HELP_KEYS = `Keys instead of a secret (private_key_jwt, RFC 7523; no secret is stored or printed):
   --jwks FILE             the client's public keys, a JWK Set (ES256, EdDSA, RS256 or PS256; RSA keys need "alg")
@@ -102,6 +105,8 @@ export function settingsFrom(values: Values, forUpdate: boolean): ClientSettings
   if (ttl !== undefined) settings.ttl = forUpdate && ttl === "default" ? null : integerOption(ttl, "--ttl");
   const canIntrospect = values["can-introspect"];
   if (typeof canIntrospect === "boolean") settings.canIntrospect = canIntrospect;
+  const requireDpop = values["require-dpop"];
+  if (typeof requireDpop === "boolean") settings.requireDpop = requireDpop;
   const quota = str(values, "quota");
   if (quota !== undefined)
     settings.quotaPerMinute = forUpdate && quota === "none" ? null : integerOption(quota, "--quota");

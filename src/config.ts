@@ -29,6 +29,8 @@ export interface Config {
   scopesSupported: string[] | null;
   /** Sources never throttled for failed authentications (`THROTTLE_EXEMPT_CIDRS`). */
   throttleExempt: readonly Cidr[];
+  /** Token requests with a DPoP proof must carry a server-provided nonce (`DPOP_NONCE=on`, RFC 9449 §8). */
+  dpopNonce: boolean;
 }
 
 const configs = new WeakMap<object, Config>();
@@ -123,6 +125,17 @@ function throttleExempt(env: KeymintEnv): Cidr[] {
   return cidrs;
 }
 
+/** `DPOP_NONCE`: `on` or `off`. */
+function dpopNonce(env: KeymintEnv): boolean {
+  const raw = text(env.DPOP_NONCE).toLowerCase();
+  if (raw === "" || raw === "off") return false;
+  if (raw === "on") return true;
+  throw new ConfigError(
+    `DPOP_NONCE is ${JSON.stringify(raw)}, not "on" or "off"`,
+    `set ${where("DPOP_NONCE")} to "on" or "off"`,
+  );
+}
+
 /** `read()`, or `fallback` after adding the `ConfigError` it threw to `problems`. */
 function collect<T>(problems: ConfigError[], read: () => T, fallback: T): T {
   try {
@@ -152,6 +165,7 @@ export function getConfig(env: KeymintEnv): Config {
     clientCacheMaxEntries: 10_000,
     scopesSupported: collect(problems, () => scopesSupported(env), null),
     throttleExempt: collect(problems, () => throttleExempt(env), []),
+    dpopNonce: collect(problems, () => dpopNonce(env), false),
   };
   if (problems.length === 1) throw problems[0];
   if (problems.length > 1) {

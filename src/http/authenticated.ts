@@ -102,6 +102,8 @@ export interface Audit {
   aud: string | string[] | undefined;
   token_client_id: string | undefined;
   reason: string | undefined;
+  /** Thumbprint of the DPoP key a token was bound to (public, RFC 7638). */
+  dpop_jkt: string | undefined;
 }
 
 function newAudit(): Audit {
@@ -115,6 +117,7 @@ function newAudit(): Audit {
     aud: undefined,
     token_client_id: undefined,
     reason: undefined,
+    dpop_jkt: undefined,
   };
 }
 
@@ -148,6 +151,7 @@ function writeAudit(
       jti: audit.jti,
       aud: audit.aud,
       token_client_id: audit.token_client_id,
+      dpop_jkt: audit.dpop_jkt,
       reason: audit.reason,
       error: error?.code,
       detail: error?.detail,

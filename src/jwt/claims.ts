@@ -11,6 +11,8 @@ export interface AccessTokenClaims {
   client_id: string;
   /** Space-separated granted scopes; absent when none was granted. */
   scope?: string;
+  /** Confirmation (RFC 7800): a DPoP-bound token carries the RFC 7638 thumbprint of the client's key (RFC 9449 §6.1). */
+  cnf?: { jkt: string };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -28,5 +30,7 @@ export function asAccessTokenClaims(value: unknown): AccessTokenClaims | null {
     typeof aud === "string" || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === "string"));
   if (!audOk) return null;
   if (scope !== undefined && typeof scope !== "string") return null;
+  const cnf = value.cnf;
+  if (cnf !== undefined && (!isObject(cnf) || typeof cnf.jkt !== "string" || cnf.jkt.length === 0)) return null;
   return value as unknown as AccessTokenClaims;
 }

@@ -64,7 +64,9 @@ export interface ActiveIntrospection {
   exp: number;
   iat: number;
   jti: string;
-  token_type: "Bearer";
+  /** `DPoP` for a sender-constrained token (RFC 9449 §6.2), else `Bearer`. */
+  token_type: "Bearer" | "DPoP";
+  cnf?: { jkt: string };
 }
 
 export function activeIntrospection(claims: AccessTokenClaims): ActiveIntrospection {
@@ -77,8 +79,9 @@ export function activeIntrospection(claims: AccessTokenClaims): ActiveIntrospect
     exp: claims.exp,
     iat: claims.iat,
     jti: claims.jti,
-    token_type: "Bearer",
+    token_type: claims.cnf === undefined ? "Bearer" : "DPoP",
   };
   if (claims.scope !== undefined) out.scope = claims.scope;
+  if (claims.cnf !== undefined) out.cnf = { jkt: claims.cnf.jkt };
   return out;
 }

@@ -104,7 +104,10 @@ describe("private_key_jwt client created with the CLI (RFC 7523)", () => {
     const keyFile = join(project, "private.jwk.json");
     const generated = await run("npm", ["run", "-s", "keys", "--", "generate", "--alg", "EdDSA"], { cwd: project });
     await writeFile(keyFile, generated.stdout);
-    const publicSet = await run("npm", ["run", "-s", "keys", "--", "public"], { cwd: project, input: generated.stdout });
+    const publicSet = await run("npm", ["run", "-s", "keys", "--", "public"], {
+      cwd: project,
+      input: generated.stdout,
+    });
     const jwksPath = join(project, "readme-public.jwks.json");
     await writeFile(jwksPath, publicSet.stdout);
     const clientId = await createClient(["--jwks", jwksPath]);

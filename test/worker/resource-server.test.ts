@@ -44,10 +44,10 @@ describe("requireToken with the shared HMAC key", () => {
     expect(res.body.reports).toEqual(["q1", "q2"]);
   });
 
-  it("answers 401 with a Bearer challenge without a token (RFC 6750 §3)", async () => {
+  it("answers 401 with a Bearer and a DPoP challenge without a token (RFC 6750 §3, RFC 9449 §7.1)", async () => {
     const res = await callApi("GET", null);
     expect(res.status).toBe(401);
-    expect(res.challenge).toBe(`Bearer realm="${AUDIENCE}"`);
+    expect(res.challenge).toBe(`Bearer realm="${AUDIENCE}", DPoP algs="ES256 EdDSA RS256 PS256 Ed25519"`);
   });
 
   it("answers 403 insufficient_scope naming the missing scope", async () => {
