@@ -44,6 +44,7 @@ const DEV_VARS: Record<string, string> = {
   AUDIT_LOG: "off",
   CLIENT_CACHE_TTL: "0",
   THROTTLE_EXEMPT_CIDRS: "203.0.113.0/24 2001:db8:77::/48",
+  DPOP_NONCE: "on",
 };
 const VAR_ARGS: Record<string, string> = { DEFAULT_TOKEN_TTL: "900" };
 /** wrangler dev's .dev.vars: vars whose effect shows only when they are wrong. */
@@ -113,7 +114,7 @@ describe("npm start with every optional setting in .dev.vars and one --var", () 
     const output = configured.server.output();
     const summaries = output.split("\n").filter((l) => l.startsWith("keymint: optional settings"));
     expect(summaries).toEqual([
-      "keymint: optional settings in effect (names only): .dev.vars: AUDIT_LOG, CLIENT_CACHE_TTL, DEFAULT_AUDIENCE, ISSUER, SCOPES_SUPPORTED, THROTTLE_EXEMPT_CIDRS, TOKEN_SIGNING_JWK, TOKEN_VERIFICATION_JWKS, TOKEN_VERIFICATION_KEYS; --var: DEFAULT_TOKEN_TTL",
+      "keymint: optional settings in effect (names only): .dev.vars: AUDIT_LOG, CLIENT_CACHE_TTL, DEFAULT_AUDIENCE, DPOP_NONCE, ISSUER, SCOPES_SUPPORTED, THROTTLE_EXEMPT_CIDRS, TOKEN_SIGNING_JWK, TOKEN_VERIFICATION_JWKS, TOKEN_VERIFICATION_KEYS; --var: DEFAULT_TOKEN_TTL",
     ]);
     expect(output).not.toContain(RETIRED_KEY);
     expect(output).not.toContain(SIGNING_KEY);
@@ -206,6 +207,38 @@ describe("npm start with every optional setting in .dev.vars and one --var", () 
     };
     expect(await statuses(EXEMPT_SOURCE)).toEqual(Array(11).fill(401));
     expect((await statuses("198.51.100.77")).slice(10)).toEqual([429]);
+  });
+
+  it("asks a DPoP token request for a server nonce with DPOP_NONCE=on (RFC 9449 §8)", async () => {
+    const { client_id: id, client_secret: secret } = await createClient();
+    const pair = await jose.generateKeyPair("ES256");
+    const proof = async (nonce?: string) =>
+      new jose.SignJWT({
+        htm: "POST",
+        htu: `${configured.server.url}/oauth2/token`,
+        iat: Math.floor(Date.now() / 1000),
+        jti: crypto.randomUUID(),
+        ...(nonce === undefined ? {} : { nonce }),
+      })
+        .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: await jose.exportJWK(pair.publicKey) })
+        .sign(pair.privateKey);
+    const request = async (dpop: string) =>
+      fetch(`${configured.server.url}/oauth2/token`, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/x-www-form-urlencoded",
+          Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
+          DPoP: dpop,
+        },
+        body: "grant_type=client_credentials",
+      });
+    const first = await request(await proof());
+    expect(first.status).toBe(400);
+    expect(((await first.json()) as { error: string }).error).toBe("use_dpop_nonce");
+    const nonce = first.headers.get("dpop-nonce") as string;
+    const retry = await request(await proof(nonce));
+    expect(retry.status).toBe(200);
+    expect(((await retry.json()) as { token_type: string }).token_type).toBe("DPoP");
   });
 
   it("sees a disabled client at once with CLIENT_CACHE_TTL=0 (no in-isolate cache)", async () => {
