@@ -491,6 +491,17 @@ describe("clients without a secret (private_key_jwt, federation)", () => {
   });
 });
 
+describe("DPoP requirement (RFC 9449 §5.2 dpop_bound_access_tokens)", () => {
+  it("is set with --require-dpop and removed with update --no-require-dpop", async () => {
+    const created = await createClient(["--require-dpop"]);
+    expect(created.dpop_bound_access_tokens).toBe(true);
+    expect(await ok(["show", created.client_id])).toMatch(/dpop_bound_access_tokens\s+yes/);
+    const updated = JSON.parse(await ok(["update", created.client_id, "--no-require-dpop", "--json"]));
+    expect(updated.dpop_bound_access_tokens).toBe(false);
+    expect(JSON.parse(await ok(["show", created.client_id, "--json"])).dpop_bound_access_tokens).toBe(false);
+  });
+});
+
 describe("no output ever reveals a salt or a secret hash", () => {
   it("holds for everything the CLI printed in this file", async () => {
     const records = JSON.parse(await ok(["list", "--json"])) as { client_id: string }[];

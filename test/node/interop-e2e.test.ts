@@ -1,8 +1,9 @@
 /**
- * End to end under `npm start`, with TOKEN_SIGNING_JWK in .dev.vars: the README's "Verify tokens in your API"
- * snippets run as written (jose in Node, PyJWT from Debian's python3-jwt) against the served JWKS; a client
- * created with `--jwks` gets a token with an assertion made by jose; a federated client gets one with a JWT
- * from an OpenID Connect issuer this test serves on 127.0.0.1.
+ * End to end under `npm start`, with TOKEN_SIGNING_JWK in .dev.vars and `--var DPOP_NONCE:on`: the README's
+ * "Verify tokens in your API" snippets run as written (jose in Node, PyJWT from Debian's python3-jwt) against
+ * the served JWKS; a client created with `--jwks` gets a token with an assertion made by jose (and with the
+ * README's assertion script); a federated client gets one with a JWT from an OpenID Connect issuer this test
+ * serves on 127.0.0.1; oauth4webapi gets a DPoP-bound token through the nonce round trip.
  */
 
 import { execFileSync } from "node:child_process";
@@ -10,6 +11,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server as HttpServer } from "node:http";
 import { join } from "node:path";
 import * as jose from "jose";
+import * as oauth from "oauth4webapi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clients, freePort, ROOT, run, type Server, scratchProject, startServer } from "./helpers.ts";
 
@@ -31,7 +33,12 @@ beforeAll(async () => {
     `TOKEN_SIGNING_KEY="key-pairs-e2e-signing-key-0123456789abcdef"\nTOKEN_SIGNING_JWK='${generated.stdout.trim()}'\n`,
   );
   const port = await freePort();
-  server = await startServer("npm", ["start", "--", "--port", String(port), "--ip", "127.0.0.1"], project, port);
+  server = await startServer(
+    "npm",
+    ["start", "--", "--port", String(port), "--ip", "127.0.0.1", "--var", "DPOP_NONCE:on"],
+    project,
+    port,
+  );
 });
 
 afterAll(async () => {
@@ -39,7 +46,13 @@ afterAll(async () => {
 });
 
 async function createClient(args: string[]): Promise<string> {
-  const created = await clients(project, ["create", "--name", "e2e", "--scope", "read", ...args]);
+  const created = await clients(project, [
+    "create",
+    "--name",
+    "e2e",
+    ...(args.includes("--scope") ? [] : ["--scope", "read"]),
+    ...args,
+  ]);
   expect(created.code, created.stderr).toBe(0);
   const output = JSON.parse(created.stdout) as Record<string, unknown>;
   return output.client_id as string;
@@ -215,5 +228,43 @@ describe("federated workload identity with an OpenID Connect issuer on 127.0.0.1
       client_assertion: await workloadToken("repo:evil/app:ref:refs/heads/main"),
     });
     expect(other.status).toBe(401);
+  });
+});
+
+describe("DPoP with oauth4webapi (RFC 9449), server nonces on", () => {
+  it("gets a DPoP-bound token: use_dpop_nonce first, then the retry with the server's nonce", async () => {
+    const created = await clients(project, ["create", "--name", "dpop", "--require-dpop"]);
+    expect(created.code, created.stderr).toBe(0);
+    const output = JSON.parse(created.stdout) as {
+      client_id: string;
+      client_secret: string;
+      dpop_bound_access_tokens: boolean;
+    };
+    expect(output.dpop_bound_access_tokens).toBe(true);
+    const { client_id: clientId, client_secret: clientSecret } = output;
+    // oauth4webapi insists on https issuers unless told otherwise.
+    const as: oauth.AuthorizationServer = { issuer: server.url, token_endpoint: `${server.url}/oauth2/token` };
+    const options = { [oauth.allowInsecureRequests]: true };
+    const dpop = oauth.DPoP({}, await oauth.generateKeyPair("EdDSA"));
+    const request = () =>
+      oauth.clientCredentialsGrantRequest(
+        as,
+        { client_id: clientId },
+        oauth.ClientSecretPost(clientSecret),
+        new URLSearchParams(),
+        {
+          DPoP: dpop,
+          ...options,
+        },
+      );
+    let response = await request();
+    const first = await oauth
+      .processClientCredentialsResponse(as, { client_id: clientId }, response)
+      .catch((e: unknown) => e);
+    expect(oauth.isDPoPNonceError(first)).toBe(true);
+    response = await request();
+    const result = await oauth.processClientCredentialsResponse(as, { client_id: clientId }, response);
+    expect(result.token_type).toBe("dpop");
+    expect(jose.decodeJwt(result.access_token).cnf).toMatchObject({ jkt: expect.any(String) });
   });
 });
