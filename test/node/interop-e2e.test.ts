@@ -268,3 +268,49 @@ describe("DPoP with oauth4webapi (RFC 9449), server nonces on", () => {
     expect(jose.decodeJwt(result.access_token).cnf).toMatchObject({ jkt: expect.any(String) });
   });
 });
+
+describe("the README's DPoP client against npm start and the example API (wrangler dev, key-pair mode)", () => {
+  let apiServer: Server;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    apiServer = await startServer(
+      "wrangler",
+      [
+        "dev",
+        "--port",
+        String(port),
+        "--ip",
+        "127.0.0.1",
+        "--var",
+        `KEYMINT_ISSUER:${server.url}`,
+        "--var",
+        `KEYMINT_JWKS_URL:${server.url}/.well-known/jwks.json`,
+      ],
+      join(ROOT, "examples", "resource-server"),
+      port,
+    );
+  });
+
+  afterAll(async () => {
+    await apiServer?.stop();
+  });
+
+  it("gets a DPoP token (nonce round trip included) and reads /reports with it through the kit", async () => {
+    const created = await clients(project, [
+      "create",
+      "--name",
+      "dpop-readme",
+      "--scope",
+      "read",
+      "--audience",
+      AUDIENCE,
+    ]);
+    const { client_id: id, client_secret: secret } = JSON.parse(created.stdout) as Record<string, string>;
+    const script = join(project, "dpop-client.mjs");
+    await writeFile(script, await snippet("dpop"));
+    const result = await run("node", [script, server.url, id, secret, `${apiServer.url}/reports`], { cwd: project });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe(`200 {"reports":["q1","q2"],"for":"${id}"}`);
+  });
+});
