@@ -76,7 +76,7 @@ export function normalizeHtu(uri: string): string | null {
   try {
     const url = new URL(uri);
     if (url.protocol !== "https:" && url.protocol !== "http:") return null;
-    const path = url.pathname.replace(/%[0-9a-f]{2}/gi, (escape) => escape.toUpperCase());
+    const path = url.pathname.replace(/%[0-9a-f]{2}/gi, (hex) => hex.toUpperCase());
     return `${url.protocol}//${url.host}${path}`;
   } catch {
     return null;

@@ -81,8 +81,8 @@ async function accessToken(): Promise<string> {
 async function snippet(name: string): Promise<string> {
   const readme = await readFile(join(ROOT, "README.md"), "utf8");
   const match = new RegExp(`<!-- snippet: ${name} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\\n\`\`\``).exec(readme);
-  expect(match, `README snippet ${name}`).not.toBeNull();
-  return (match?.[1] as string).replaceAll("https://auth.example.com", server.url);
+  if (match === null) throw new Error(`README has no snippet ${name}`);
+  return (match[1] as string).replaceAll("https://auth.example.com", server.url);
 }
 
 describe("README: verify tokens in your API, against the served JWKS", () => {
