@@ -102,6 +102,20 @@ function tokenRequest(id: string, secret: string, source?: string): Promise<Resp
   });
 }
 
+/** Whether the configured server's introspection finds `token` active (RFC 7662), asked by a --can-introspect client. */
+async function introspect(id: string, secret: string, token: string): Promise<boolean> {
+  const res = await fetch(`${configured.server.url}/oauth2/introspect`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
+    },
+    body: new URLSearchParams({ token }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { active: boolean }).active;
+}
+
 describe("the settings this file sets", () => {
   it("cover every secret and var of src/settings.ts", () => {
     const covered = [...Object.keys(DEV_VARS), ...Object.keys(VAR_ARGS), ...Object.keys(INVALID_DEV_VARS)];
@@ -152,17 +166,7 @@ describe("npm start with every optional setting in .dev.vars and one --var", () 
       .setProtectedHeader({ alg: "EdDSA", typ: "at+jwt", kid: RETIRED_PAIR.kid })
       .sign(RETIRED_PAIR.privateKey);
     const hs256 = await signJwt(await importSigningKey(SIGNING_KEY), { ...claims, jti: crypto.randomUUID() });
-    for (const token of [retired, hs256]) {
-      const res = await fetch(`${configured.server.url}/oauth2/introspect`, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/x-www-form-urlencoded",
-          Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
-        },
-        body: new URLSearchParams({ token }),
-      });
-      expect(((await res.json()) as { active: boolean }).active).toBe(true);
-    }
+    for (const token of [retired, hs256]) expect(await introspect(id, secret, token)).toBe(true);
   });
 
   it("advertises SCOPES_SUPPORTED and the configured issuer in the metadata (RFC 8414)", async () => {
@@ -177,21 +181,10 @@ describe("npm start with every optional setting in .dev.vars and one --var", () 
     const { client_id: id, client_secret: secret } = await createClient(["--can-introspect"]);
     const now = Math.floor(Date.now() / 1000);
     const claims = { iss: ISSUER, sub: id, client_id: id, aud: AUDIENCE, iat: now, exp: now + 600 };
-    const introspect = async (key: string) => {
-      const token = await signJwt(await importSigningKey(key), { ...claims, jti: crypto.randomUUID() });
-      const res = await fetch(`${configured.server.url}/oauth2/introspect`, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/x-www-form-urlencoded",
-          Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
-        },
-        body: new URLSearchParams({ token }),
-      });
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { active: boolean }).active;
-    };
-    expect(await introspect(RETIRED_KEY)).toBe(true);
-    expect(await introspect("some-other-key-never-configured-0123456789")).toBe(false);
+    const signedWith = async (key: string) =>
+      introspect(id, secret, await signJwt(await importSigningKey(key), { ...claims, jti: crypto.randomUUID() }));
+    expect(await signedWith(RETIRED_KEY)).toBe(true);
+    expect(await signedWith("some-other-key-never-configured-0123456789")).toBe(false);
   });
 
   it("never throttles a source in THROTTLE_EXEMPT_CIDRS, and throttles others (CONTRACT: throttling)", async () => {
