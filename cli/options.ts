@@ -2,7 +2,9 @@
 
 import { readFile } from "node:fs/promises";
 import type { ClientKeys, ClientSettings } from "../src/clients/lifecycle.ts";
+import { CLIENT_KEY_ALGS, type ClientJwks, normalizeClientJwks, RecordError } from "../src/clients/record.ts";
 import { secretWeakness } from "../src/clients/secrets.ts";
+import { algorithmOf, importParams, publicMembers } from "../src/jwt/jwk.ts";
 import type { Values } from "./command.ts";
 import { parseDuration } from "./duration.ts";
 import { CliError } from "./registry.ts";
@@ -176,4 +178,36 @@ export async function keysFrom(values: Values): Promise<ClientKeys | undefined> 
     throw new CliError("--federated-issuer and --federated-subject go together");
   }
   return { federation: { issuer, subject, audience: audience ?? null } };
+}
+
+/**
+ * Refuses a JWK Set whose keys WebCrypto cannot import (a point off its curve, say): such a key would never verify
+ * an assertion. The record format's own checks (members, lengths, RSA size) have run before.
+ */
+export async function assertImportable(jwks: ClientJwks | null): Promise<void> {
+  for (const [i, jwk] of (jwks?.keys ?? []).entries()) {
+    const alg = algorithmOf(jwk, CLIENT_KEY_ALGS);
+    if (alg === null) continue;
+    try {
+      await crypto.subtle.importKey(
+        "jwk",
+        { ...publicMembers(jwk, alg), ext: true },
+        importParams(alg) as Parameters<typeof crypto.subtle.importKey>[2],
+        true,
+        ["verify"],
+      );
+    } catch (err) {
+      throw new CliError(`jwks key ${i} cannot be used: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** A JWK Set as the registry would store it, or a `CliError` saying what is wrong with it. */
+export function jwksOf(value: unknown): ClientJwks {
+  try {
+    return normalizeClientJwks(value);
+  } catch (err) {
+    if (err instanceof RecordError) throw new CliError(err.message);
+    throw err;
+  }
 }

@@ -31,6 +31,8 @@ export interface Config {
   throttleExempt: readonly Cidr[];
   /** Token requests with a DPoP proof must carry a server-provided nonce (`DPOP_NONCE=on`, RFC 9449 §8). */
   dpopNonce: boolean;
+  /** One audit line per request (`AUDIT_LOG`, default on). */
+  auditLog: boolean;
 }
 
 const configs = new WeakMap<object, Config>();
@@ -40,7 +42,9 @@ function where(name: VarName): string {
   return `${name} ([vars] in wrangler.toml; locally also .dev.vars or \`npm start -- --var ${name}:VALUE\`)`;
 }
 
+/** A var's text; a TOML number or boolean in [vars] (`DEFAULT_TOKEN_TTL = 7200`) counts as its text too. */
 function text(value: unknown): string {
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
   return typeof value === "string" ? value.trim() : "";
 }
 
@@ -125,15 +129,11 @@ function throttleExempt(env: KeymintEnv): Cidr[] {
   return cidrs;
 }
 
-/** `DPOP_NONCE`: `on` or `off`. */
-function dpopNonce(env: KeymintEnv): boolean {
-  const raw = text(env.DPOP_NONCE).toLowerCase();
-  if (raw === "" || raw === "off") return false;
-  if (raw === "on") return true;
-  throw new ConfigError(
-    `DPOP_NONCE is ${JSON.stringify(raw)}, not "on" or "off"`,
-    `set ${where("DPOP_NONCE")} to "on" or "off"`,
-  );
+/** An `on`/`off` var (case-insensitive; empty means its default). */
+function onOff(env: KeymintEnv, name: "DPOP_NONCE" | "AUDIT_LOG"): boolean {
+  const raw = text(env[name]).toLowerCase() || VAR_DEFAULTS[name];
+  if (raw === "on" || raw === "off") return raw === "on";
+  throw new ConfigError(`${name} is ${JSON.stringify(raw)}, not "on" or "off"`, `set ${where(name)} to "on" or "off"`);
 }
 
 /** `read()`, or `fallback` after adding the `ConfigError` it threw to `problems`. */
@@ -165,7 +165,8 @@ export function getConfig(env: KeymintEnv): Config {
     clientCacheMaxEntries: 10_000,
     scopesSupported: collect(problems, () => scopesSupported(env), null),
     throttleExempt: collect(problems, () => throttleExempt(env), []),
-    dpopNonce: collect(problems, () => dpopNonce(env), false),
+    dpopNonce: collect(problems, () => onOff(env, "DPOP_NONCE"), false),
+    auditLog: collect(problems, () => onOff(env, "AUDIT_LOG"), true),
   };
   if (problems.length === 1) throw problems[0];
   if (problems.length > 1) {

@@ -1,7 +1,7 @@
 /** The shared front half of every client-authenticated endpoint: config, keys, form, client authentication. */
 
 import type { PreparedClient } from "../clients/store.ts";
-import { requireClientsBinding } from "../config.ts";
+import { getConfig, requireClientsBinding } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
 import { cachedKeyring, getKeyring, type Keyring } from "../jwt/keyring.ts";
 import { OAuthError } from "../oauth/errors.ts";
@@ -121,9 +121,13 @@ function newAudit(): Audit {
   };
 }
 
+/** `AUDIT_LOG` as validated by the configuration; on when the configuration itself is unusable (that is logged). */
 function auditEnabled(env: KeymintEnv): boolean {
-  const value = env.AUDIT_LOG;
-  return typeof value !== "string" || (value !== "off" && value.trim().toLowerCase() !== "off");
+  try {
+    return getConfig(env).auditLog;
+  } catch {
+    return true;
+  }
 }
 
 /**

@@ -1,13 +1,48 @@
 /** DPoP at the token endpoint (RFC 9449 §5): the request's proof, or its absence, for an authenticated client. */
 
 import type { PreparedClient } from "../clients/store.ts";
+import { peekJws } from "../jwt/verify.ts";
 import { checkDpopProof, DpopReplayCache } from "../oauth/dpop.ts";
 import { OAuthError } from "../oauth/errors.ts";
-import { currentNonce, isFreshNonce } from "../tokens/dpop-nonce.ts";
+import { currentNonce, deriveNonceKey, isFreshNonce } from "../tokens/dpop-nonce.ts";
 import type { Exchange } from "./authenticated.ts";
 
 /** Proof `jti`s accepted by this isolate's token endpoint. */
 const replay = new DpopReplayCache();
+
+/** The nonce key, derived once per isolate from the signing key (kept as a value, never a shared promise). */
+let nonceMemo: { signing: string; key: CryptoKey } | undefined;
+
+async function nonceKeyOf(exchange: Exchange): Promise<CryptoKey> {
+  const signing = String(exchange.env.TOKEN_SIGNING_KEY ?? "");
+  if (nonceMemo?.signing === signing) return nonceMemo.key;
+  const key = await deriveNonceKey(signing);
+  nonceMemo = { signing, key };
+  return key;
+}
+
+async function nonceChallenge(exchange: Exchange, detail: string): Promise<OAuthError> {
+  return new OAuthError("use_dpop_nonce", "A fresh DPoP nonce is required", {
+    detail,
+    dpopNonce: await currentNonce(await nonceKeyOf(exchange), exchange.ctx.now),
+  });
+}
+
+/**
+ * With `DPOP_NONCE=on`, asks for a nonce (400 `use_dpop_nonce`) before the client is authenticated when the
+ * proof carries no fresh one: the client's retry may then reuse its credentials as they are, a client assertion
+ * included (whose `jti` would otherwise already be spent). The nonce read here is unverified; the full check
+ * after authentication verifies it again, signed.
+ */
+export async function requireFreshNonce(exchange: Exchange): Promise<void> {
+  if (!exchange.ctx.config.dpopNonce) return;
+  const proof = exchange.request.headers.get("dpop");
+  if (proof === null) return;
+  const nonce = peekJws(proof)?.payload.nonce;
+  if (!(await isFreshNonce(await nonceKeyOf(exchange), nonce, exchange.ctx.now))) {
+    throw await nonceChallenge(exchange, "dpop nonce (before client authentication)");
+  }
+}
 
 function invalidProof(description: string, reason: string): OAuthError {
   return new OAuthError("invalid_dpop_proof", description, { detail: `dpop ${reason}` });
@@ -26,28 +61,23 @@ export async function tokenRequestProof(exchange: Exchange, client: PreparedClie
     throw invalidProof("This client must send a DPoP proof (RFC 9449 section 5)", "required");
   }
   const { config, now } = exchange.ctx;
-  const nonceKey = exchange.keyring.nonceKey;
+  const nonceKey = config.dpopNonce ? await nonceKeyOf(exchange) : undefined;
   const result = await checkDpopProof(proof, {
     method: exchange.request.method,
     url: exchange.request.url,
     now,
     replay,
-    nonce: config.dpopNonce ? (nonce) => isFreshNonce(nonceKey, nonce, now) : undefined,
+    nonce: nonceKey === undefined ? undefined : (nonce) => isFreshNonce(nonceKey, nonce, now),
   });
   if (result.ok) {
     exchange.audit.dpop_jkt = result.jkt;
     return result.jkt;
   }
-  if (result.reason === "nonce") {
-    throw new OAuthError("use_dpop_nonce", result.description, {
-      detail: "dpop nonce",
-      dpopNonce: await currentNonce(nonceKey, now),
-    });
-  }
+  if (result.reason === "nonce") throw await nonceChallenge(exchange, "dpop nonce");
   throw invalidProof(result.description, result.reason);
 }
 
 /** The `DPoP-Nonce` to hand out with a response when nonces are on (RFC 9449 §8), else `undefined`. */
 export async function nextNonce(exchange: Exchange): Promise<string | undefined> {
-  return exchange.ctx.config.dpopNonce ? currentNonce(exchange.keyring.nonceKey, exchange.ctx.now) : undefined;
+  return exchange.ctx.config.dpopNonce ? currentNonce(await nonceKeyOf(exchange), exchange.ctx.now) : undefined;
 }

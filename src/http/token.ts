@@ -5,7 +5,7 @@ import { signJwt } from "../jwt/sign.ts";
 import { decideClientCredentials } from "../oauth/client-credentials.ts";
 import { invalidRequest, OAuthError } from "../oauth/errors.ts";
 import { authenticate, openExchange, serveAudited } from "./authenticated.ts";
-import { nextNonce, tokenRequestProof } from "./dpop.ts";
+import { nextNonce, requireFreshNonce, tokenRequestProof } from "./dpop.ts";
 import { NO_STORE_HEADERS } from "./errors.ts";
 import { enforceQuota } from "./throttle.ts";
 
@@ -21,6 +21,7 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
     if (grantType !== GRANT_TYPE) {
       throw new OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported");
     }
+    await requireFreshNonce(exchange);
     const { client } = await authenticate(exchange);
     const jkt = await tokenRequestProof(exchange, client);
     const decision = decideClientCredentials({

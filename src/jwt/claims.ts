@@ -1,5 +1,7 @@
 /** JWT access-token claims (RFC 9068 §2.2). */
 
+import { isObject } from "./jwk.ts";
+
 export interface AccessTokenClaims {
   iss: string;
   /** The client id: for the client credentials grant the client is the subject (RFC 9068 §2.2). */
@@ -13,10 +15,6 @@ export interface AccessTokenClaims {
   scope?: string;
   /** Confirmation (RFC 7800): a DPoP-bound token carries the RFC 7638 thumbprint of the client's key (RFC 9449 §6.1). */
   cnf?: { jkt: string };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Narrows a decoded payload to access-token claims; `null` when any required claim is missing or mistyped. */

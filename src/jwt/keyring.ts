@@ -5,7 +5,6 @@
 
 import { ConfigError } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
-import { deriveNonceKey } from "../tokens/dpop-nonce.ts";
 import { isObject, JwkError, jwksKeys, type PublicJwk, parseJwk, TOKEN_SIGNING_ALGS } from "./jwk.ts";
 import {
   importHmacKey,
@@ -25,8 +24,6 @@ export interface Keyring {
   readonly byKid: ReadonlyMap<string, VerificationKey>;
   /** The JWKS document served at `/.well-known/jwks.json`: public parts of the key-pair keys only. */
   readonly jwks: string;
-  /** HMAC key for stateless DPoP nonces, derived from TOKEN_SIGNING_KEY (src/tokens/dpop-nonce.ts). */
-  readonly nonceKey: CryptoKey;
 }
 
 interface Secrets {
@@ -132,12 +129,11 @@ async function build(secrets: Secrets): Promise<Keyring> {
   checkKey(secrets.signing, "TOKEN_SIGNING_KEY");
   const hmacKeys = parseKeyList(secrets.verification);
   for (const key of hmacKeys) checkKey(key, "TOKEN_VERIFICATION_KEYS");
-  const [hmacActive, hmacByKid, pair, retired, nonceKey] = await Promise.all([
+  const [hmacActive, hmacByKid, pair, retired] = await Promise.all([
     importHmacKey(secrets.signing),
     importHmacKeysByKid(hmacKeys),
     secrets.signingJwk.trim() === "" ? null : signingJwkKeys(secrets.signingJwk),
     secrets.verificationJwks.trim() === "" ? [] : verificationJwksKeys(secrets.verificationJwks),
-    deriveNonceKey(secrets.signing),
   ]);
   const byKid = new Map<string, VerificationKey>(hmacByKid);
   byKid.set(hmacActive.kid, hmacActive);
@@ -151,7 +147,7 @@ async function build(secrets: Secrets): Promise<Keyring> {
     addKey(byKid, key, "TOKEN_VERIFICATION_JWKS");
     published.push(publicJwk);
   }
-  return { active: pair?.signing ?? hmacActive, byKid, jwks: JSON.stringify({ keys: published }), nonceKey };
+  return { active: pair?.signing ?? hmacActive, byKid, jwks: JSON.stringify({ keys: published }) };
 }
 
 /** The keyring already imported for these secrets, or `undefined` (then call `getKeyring`). */

@@ -8,6 +8,7 @@ import { ASYMMETRIC_ALGS, type AsymmetricAlg, hasPrivateMembers, isObject, jwkTh
 import { importVerificationJwk, type VerificationKey } from "../jwt/keys.ts";
 import { typIs, verifyJws } from "../jwt/verify.ts";
 import { base64urlEncode, UTF8 } from "../util/base64url.ts";
+import { ExpiringSet, setBounded } from "../util/bounded.ts";
 
 /** Algorithms a proof may use (`dpop_signing_alg_values_supported`); `Ed25519` is RFC 9864's name for EdDSA. */
 export const DPOP_ALGS: readonly AsymmetricAlg[] = ASYMMETRIC_ALGS;
@@ -27,26 +28,9 @@ export interface DpopFailure {
 export type DpopResult = { ok: true; jkt: string; jti: string } | DpopFailure;
 
 /** Proof `jti`s seen recently, per isolate, each kept until its proof could no longer be accepted. */
-export class DpopReplayCache {
-  readonly #seen = new Map<string, number>();
-  readonly #max: number;
+export class DpopReplayCache extends ExpiringSet {
   constructor(max = 100_000) {
-    this.#max = max;
-  }
-
-  /** Records `key` until `until` (Unix seconds); `false` when it was already there (a replay). */
-  claim(key: string, until: number, now: number): boolean {
-    const existing = this.#seen.get(key);
-    if (existing !== undefined && existing > now) return false;
-    if (this.#seen.size >= this.#max) {
-      for (const [k, expiry] of this.#seen) if (expiry <= now) this.#seen.delete(k);
-      for (const k of this.#seen.keys()) {
-        if (this.#seen.size < this.#max) break;
-        this.#seen.delete(k);
-      }
-    }
-    this.#seen.set(key, until);
-    return true;
+    super(max);
   }
 }
 
@@ -98,11 +82,7 @@ async function proofKey(jwk: Record<string, unknown>, alg: AsymmetricAlg) {
   if (cached !== undefined) return cached;
   const { key, publicJwk } = await importVerificationJwk({ ...jwk, alg: jwk.alg ?? alg }, DPOP_ALGS, false);
   const entry = { key, jkt: await jwkThumbprint(publicJwk, key.alg as AsymmetricAlg) };
-  if (keys.size >= MAX_KEYS) {
-    const oldest = keys.keys().next();
-    if (!oldest.done) keys.delete(oldest.value);
-  }
-  keys.set(id, entry);
+  setBounded(keys, id, entry, MAX_KEYS);
   return entry;
 }
 

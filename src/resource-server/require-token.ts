@@ -104,9 +104,9 @@ export interface Presentation {
 const proofs = new DpopReplayCache();
 
 /**
- * Verifies a keymint access token for this resource server; `now` is Unix seconds. With a `presentation`, a
- * DPoP-bound token (`cnf.jkt`) must come with the DPoP scheme and a proof of its key for this request (`htm`,
- * `htu`, `ath`, fresh `iat`, unused `jti`); a DPoP-bound token sent as Bearer is refused.
+ * Verifies a keymint access token for this resource server; `now` is Unix seconds. A DPoP-bound token
+ * (`cnf.jkt`) must come with a `presentation` in the DPoP scheme and a proof of its key for this request (`htm`,
+ * `htu`, `ath`, fresh `iat`, unused `jti`); sent as Bearer, or without a presentation, it is refused.
  */
 export async function verifyAccessToken(
   token: string,
@@ -138,12 +138,13 @@ export async function verifyAccessToken(
   if (claims.iss !== expect.issuer) return invalid("The access token is from another issuer");
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!audiences.includes(expect.audience)) return invalid("The access token is not meant for this resource");
+  // Without a presentation the token came as Bearer: a DPoP-bound one is refused (RFC 9449 §7.1).
   const presentation = expect.presentation;
+  const bound = claims.cnf?.jkt;
+  if ((presentation?.scheme ?? "Bearer") === "Bearer" && bound !== undefined) {
+    return invalid("The access token is DPoP-bound: present it with the DPoP scheme and a proof", true);
+  }
   if (presentation !== undefined) {
-    const bound = claims.cnf?.jkt;
-    if (presentation.scheme === "Bearer" && bound !== undefined) {
-      return invalid("The access token is DPoP-bound: present it with the DPoP scheme and a proof", true);
-    }
     if (presentation.scheme === "DPoP") {
       if (bound === undefined) return invalid("The access token is not DPoP-bound: present it as Bearer");
       if (presentation.proof === null) {
@@ -294,9 +295,7 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
     if (!outcome.ok) {
       const scope = outcome.error === "insufficient_scope" ? options.scopes : undefined;
       // A DPoP failure, or a DPoP-bound token sent as Bearer, is answered with the DPoP challenge (RFC 9449 §7.1).
-      const dpop =
-        scheme === "DPoP" || outcome.error === "invalid_dpop_proof" || /DPoP-bound:/.test(outcome.description);
-      const challenge = dpop
+      const challenge = outcome.dpop
         ? dpopChallenge(outcome.error, outcome.description, scope)
         : bearerChallenge(audience, outcome.error, outcome.description, scope);
       return deny(c, outcome.status, challenge, { error: outcome.error, error_description: outcome.description });

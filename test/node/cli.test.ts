@@ -475,6 +475,7 @@ describe("clients without a secret (private_key_jwt, federation)", () => {
         /RSA\) needs "alg" RS256 or PS256/,
       ],
       [["--jwks", await jwksFile([{ ...key.public, crv: "P-384" }])], /unsupported alg or key type|needs crv/],
+      [["--jwks", await jwksFile([{ ...key.public, y: Buffer.alloc(32, 7).toString("base64url") }])], /cannot be used/],
       [["--jwks-uri", "http://client.example/jwks.json"], /must use https/],
       [["--jwks", await jwksFile([key.public]), "--jwks-uri", "https://client.example/k"], /only one of/],
       [["--jwks", await jwksFile([key.public]), "--client-secret", "x".repeat(40)], /has no secret/],

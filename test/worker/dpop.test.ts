@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import * as jose from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import api, { type ApiEnv } from "../../examples/resource-server/src/index.ts";
+import { newKeyClientRecord } from "../../src/clients/lifecycle.ts";
 import worker from "../../src/index.ts";
 import {
   basicAuth,
@@ -17,6 +18,7 @@ import {
   nowSeconds,
   ORIGIN,
   post,
+  putRecord,
   randomIp,
   type SeededClient,
   seedClient,
@@ -230,6 +232,53 @@ describe("server nonces (RFC 9449 §8, DPOP_NONCE=on)", () => {
     expect(retry.headers.get("dpop-nonce")).toMatch(/^[0-9a-z]+\./);
   });
 
+  it("asks for the nonce before authenticating the client, so the retry may reuse the same client assertion", async () => {
+    const key = await proofKey();
+    const clientKey = await jose.generateKeyPair("ES256", { extractable: true });
+    const clientId = `dpop-kc-${crypto.randomUUID()}`;
+    await putRecord(
+      newKeyClientRecord(
+        {
+          clientId,
+          keys: { jwks: { keys: [{ ...(await jose.exportJWK(clientKey.publicKey)), kid: "k", alg: "ES256" }] } },
+          settings: { name: "dpop key client" },
+        },
+        nowSeconds(),
+      ),
+    );
+    const now = nowSeconds();
+    const assertion = await new jose.SignJWT({
+      iss: clientId,
+      sub: clientId,
+      aud: ORIGIN,
+      iat: now,
+      exp: now + 60,
+      jti: crypto.randomUUID(),
+    })
+      .setProtectedHeader({ alg: "ES256", kid: "k" })
+      .sign(clientKey.privateKey);
+    const send = (dpop: string) =>
+      worker.fetch(
+        new Request(TOKEN_URL, {
+          method: "POST",
+          headers: { "Content-Type": FORM, DPoP: dpop, "CF-Connecting-IP": randomIp() },
+          body: new URLSearchParams({
+            grant_type: "client_credentials",
+            client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            client_assertion: assertion,
+          }),
+        }),
+        { ...env, ...nonceEnv } as typeof env,
+        createExecutionContext(),
+      );
+    const first = await send(await proof(key));
+    expect(first.status).toBe(400);
+    const nonce = first.headers.get("dpop-nonce") as string;
+    const retry = await send(await proof(key, { nonce }));
+    expect(retry.status).toBe(200);
+    expect(((await retry.json()) as { token_type: string }).token_type).toBe("DPoP");
+  });
+
   it("refuses a forged nonce and one from two windows ago", async () => {
     const key = await proofKey();
     const nonce = (await tokenRequest(client, await proof(key), { envOverride: nonceEnv })).headers.get(
@@ -387,6 +436,13 @@ describe("the resource-server kit with DPoP (RFC 9449 §7) through the example A
         expect(res.challenge).toMatch(new RegExp(`^DPoP error="${error}".*algs="ES256 EdDSA RS256 PS256 Ed25519"$`));
       });
     }
+    it("a proof replayed in the last second of its window", async () => {
+      const iat = nowSeconds() - 299;
+      const late = await apiProof(key, token, { iat });
+      expect((await call({ Authorization: `DPoP ${token}`, DPoP: late })).status).toBe(200);
+      vi.useFakeTimers({ now: (iat + 300) * 1000, toFake: ["Date"] });
+      expect((await call({ Authorization: `DPoP ${token}`, DPoP: late })).status).toBe(401);
+    });
     it("a replayed proof", async () => {
       const once = await apiProof(key, token);
       expect((await call({ Authorization: `DPoP ${token}`, DPoP: once })).status).toBe(200);
