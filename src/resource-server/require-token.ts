@@ -4,12 +4,12 @@
  */
 
 import type { Context, MiddlewareHandler } from "hono";
-import { TTL_MAX } from "../clients/record.ts";
 import { type KeyLookup, verifyAccessTokenJws } from "../jwt/access-token.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
 import { TOKEN_SIGNING_ALGS } from "../jwt/jwk.ts";
 import { importHmacKeysByKid, MIN_KEY_LENGTH, parseKeyList, type VerificationKey } from "../jwt/keys.ts";
 import { checkDpopProof, DPOP_ALG_NAMES, DpopReplayCache } from "../oauth/dpop.ts";
+import { accessTokenTimeProblem } from "../oauth/token-state.ts";
 import { RemoteFetchError, remoteUrlProblem } from "../remote/fetch-json.ts";
 import { remoteKeySet } from "../remote/key-set.ts";
 
@@ -100,6 +100,12 @@ export interface Presentation {
   url: string;
 }
 
+const TIME_PROBLEMS = {
+  expired: "The access token expired",
+  issued_in_future: "The access token is not yet valid",
+  lifetime_too_long: "The access token lives longer than keymint issues",
+} as const;
+
 /** Proof `jti`s seen by this isolate's resource server. */
 const proofs = new DpopReplayCache();
 
@@ -132,9 +138,8 @@ export async function verifyAccessToken(
   if (!verified.ok) return invalid("The access token is invalid");
   const { claims } = verified;
   const tolerance = expect.clockTolerance ?? 30;
-  if (claims.exp <= now - tolerance) return invalid("The access token expired");
-  if (claims.iat > now + tolerance) return invalid("The access token is not yet valid");
-  if (claims.exp - claims.iat > TTL_MAX) return invalid("The access token lives longer than keymint issues");
+  const time = accessTokenTimeProblem(claims, now, { exp: tolerance, iat: tolerance });
+  if (time !== null) return invalid(TIME_PROBLEMS[time]);
   if (claims.iss !== expect.issuer) return invalid("The access token is from another issuer");
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!audiences.includes(expect.audience)) return invalid("The access token is not meant for this resource");
