@@ -2,7 +2,9 @@
 
 import { readFile } from "node:fs/promises";
 import type { ClientKeys, ClientSettings } from "../src/clients/lifecycle.ts";
+import { CLIENT_KEY_ALGS, type ClientJwks, normalizeClientJwks, RecordError } from "../src/clients/record.ts";
 import { secretWeakness } from "../src/clients/secrets.ts";
+import { algorithmOf, importParams, publicMembers } from "../src/jwt/jwk.ts";
 import type { Values } from "./command.ts";
 import { parseDuration } from "./duration.ts";
 import { CliError } from "./registry.ts";
@@ -26,6 +28,7 @@ export const SETTINGS_OPTIONS = {
   ttl: { type: "string" },
   "can-introspect": { type: "boolean" },
   quota: { type: "string" },
+  "require-dpop": { type: "boolean" },
 } as const;
 
 export const KEY_OPTIONS = {
@@ -53,7 +56,9 @@ export const HELP_SETTINGS = `Client settings:
   --audience AUD          allowed audience (repeatable); the first is the default aud, others via resource=
   --ttl SECONDS           token lifetime, ${60} to ${86400} seconds (update: "default" to reset)
   --can-introspect        may call /oauth2/introspect (update: --no-can-introspect to remove)
-  --quota N               tokens per minute (at least 10) (update: "none" to remove)`;
+  --quota N               tokens per minute (at least 10) (update: "none" to remove)
+  --require-dpop          every token request must carry a DPoP proof (RFC 9449); tokens are then bound to the
+                          client's key (update: --no-require-dpop to remove)`;
 
 export const HELP_KEYS = `Keys instead of a secret (private_key_jwt, RFC 7523; no secret is stored or printed):
   --jwks FILE             the client's public keys, a JWK Set (ES256, EdDSA, RS256 or PS256; RSA keys need "alg")
@@ -102,6 +107,8 @@ export function settingsFrom(values: Values, forUpdate: boolean): ClientSettings
   if (ttl !== undefined) settings.ttl = forUpdate && ttl === "default" ? null : integerOption(ttl, "--ttl");
   const canIntrospect = values["can-introspect"];
   if (typeof canIntrospect === "boolean") settings.canIntrospect = canIntrospect;
+  const requireDpop = values["require-dpop"];
+  if (typeof requireDpop === "boolean") settings.requireDpop = requireDpop;
   const quota = str(values, "quota");
   if (quota !== undefined)
     settings.quotaPerMinute = forUpdate && quota === "none" ? null : integerOption(quota, "--quota");
@@ -171,4 +178,36 @@ export async function keysFrom(values: Values): Promise<ClientKeys | undefined> 
     throw new CliError("--federated-issuer and --federated-subject go together");
   }
   return { federation: { issuer, subject, audience: audience ?? null } };
+}
+
+/**
+ * Refuses a JWK Set whose keys WebCrypto cannot import (a point off its curve, say): such a key would never verify
+ * an assertion. The record format's own checks (members, lengths, RSA size) have run before.
+ */
+export async function assertImportable(jwks: ClientJwks | null): Promise<void> {
+  for (const [i, jwk] of (jwks?.keys ?? []).entries()) {
+    const alg = algorithmOf(jwk, CLIENT_KEY_ALGS);
+    if (alg === null) continue;
+    try {
+      await crypto.subtle.importKey(
+        "jwk",
+        { ...publicMembers(jwk, alg), ext: true },
+        importParams(alg) as Parameters<typeof crypto.subtle.importKey>[2],
+        true,
+        ["verify"],
+      );
+    } catch (err) {
+      throw new CliError(`jwks key ${i} cannot be used: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** A JWK Set as the registry would store it, or a `CliError` saying what is wrong with it. */
+export function jwksOf(value: unknown): ClientJwks {
+  try {
+    return normalizeClientJwks(value);
+  } catch (err) {
+    if (err instanceof RecordError) throw new CliError(err.message);
+    throw err;
+  }
 }

@@ -29,6 +29,10 @@ export interface Config {
   scopesSupported: string[] | null;
   /** Sources never throttled for failed authentications (`THROTTLE_EXEMPT_CIDRS`). */
   throttleExempt: readonly Cidr[];
+  /** Token requests with a DPoP proof must carry a server-provided nonce (`DPOP_NONCE=on`, RFC 9449 §8). */
+  dpopNonce: boolean;
+  /** One audit line per request (`AUDIT_LOG`, default on). */
+  auditLog: boolean;
 }
 
 const configs = new WeakMap<object, Config>();
@@ -38,7 +42,9 @@ function where(name: VarName): string {
   return `${name} ([vars] in wrangler.toml; locally also .dev.vars or \`npm start -- --var ${name}:VALUE\`)`;
 }
 
+/** A var's text; a TOML number or boolean in [vars] (`DEFAULT_TOKEN_TTL = 7200`) counts as its text too. */
 function text(value: unknown): string {
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
   return typeof value === "string" ? value.trim() : "";
 }
 
@@ -123,6 +129,13 @@ function throttleExempt(env: KeymintEnv): Cidr[] {
   return cidrs;
 }
 
+/** An `on`/`off` var (case-insensitive; empty means its default). */
+function onOff(env: KeymintEnv, name: "DPOP_NONCE" | "AUDIT_LOG"): boolean {
+  const raw = text(env[name]).toLowerCase() || VAR_DEFAULTS[name];
+  if (raw === "on" || raw === "off") return raw === "on";
+  throw new ConfigError(`${name} is ${JSON.stringify(raw)}, not "on" or "off"`, `set ${where(name)} to "on" or "off"`);
+}
+
 /** `read()`, or `fallback` after adding the `ConfigError` it threw to `problems`. */
 function collect<T>(problems: ConfigError[], read: () => T, fallback: T): T {
   try {
@@ -152,6 +165,8 @@ export function getConfig(env: KeymintEnv): Config {
     clientCacheMaxEntries: 10_000,
     scopesSupported: collect(problems, () => scopesSupported(env), null),
     throttleExempt: collect(problems, () => throttleExempt(env), []),
+    dpopNonce: collect(problems, () => onOff(env, "DPOP_NONCE"), false),
+    auditLog: collect(problems, () => onOff(env, "AUDIT_LOG"), true),
   };
   if (problems.length === 1) throw problems[0];
   if (problems.length > 1) {

@@ -27,6 +27,7 @@ export const VAR_DEFAULTS = {
   SCOPES_SUPPORTED: "",
   AUDIT_LOG: "on",
   THROTTLE_EXEMPT_CIDRS: "",
+  DPOP_NONCE: "off",
 } as const satisfies Record<string, string>;
 
 export type OptionalSecret = (typeof OPTIONAL_SECRETS)[number];

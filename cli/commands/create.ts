@@ -6,6 +6,7 @@ import { recordForNewClient } from "../../src/clients/register.ts";
 import { generateClientId, generateSecret } from "../../src/clients/secrets.ts";
 import type { CommandSpec } from "../command.ts";
 import {
+  assertImportable,
   durationOption,
   expiryFrom,
   HELP_KEYS,
@@ -55,6 +56,7 @@ export const create: CommandSpec = {
         throw new CliError("a client with --jwks, --jwks-uri or --federated-issuer has no secret");
       }
       const record = newKeyClientRecord({ clientId, keys, enabled: values.disabled !== true, settings: named }, now);
+      await assertImportable(record.jwks);
       await assertFree(ctx.registry, clientId);
       await save(ctx.registry, record);
       ctx.out(JSON.stringify(toPublic(record), null, 2));

@@ -2,7 +2,16 @@
 
 import { setClientKeys, updateClient } from "../../src/clients/lifecycle.ts";
 import type { CommandSpec } from "../command.ts";
-import { HELP_KEYS, HELP_SETTINGS, KEY_OPTIONS, keysFrom, SETTINGS_OPTIONS, settingsFrom } from "../options.ts";
+import {
+  assertImportable,
+  HELP_KEYS,
+  HELP_SETTINGS,
+  jwksOf,
+  KEY_OPTIONS,
+  keysFrom,
+  SETTINGS_OPTIONS,
+  settingsFrom,
+} from "../options.ts";
 import { mutate } from "../records.ts";
 import { CliError } from "../registry.ts";
 
@@ -18,6 +27,7 @@ export const update: CommandSpec = {
     if (Object.keys(settings).length === 0 && keys === undefined) {
       throw new CliError("nothing to update: give at least one setting (see --help)");
     }
+    if (keys !== undefined && "jwks" in keys) await assertImportable(jwksOf(keys.jwks));
     await mutate(
       ctx,
       (record) => {

@@ -42,6 +42,8 @@ export interface ClientSettings {
   tokenGrant?: boolean;
   /** `null` removes the quota. */
   quotaPerMinute?: number | null;
+  /** Require a DPoP proof on every token request (RFC 9449 §5.2 `dpop_bound_access_tokens`). */
+  requireDpop?: boolean;
 }
 
 function check(settings: ClientSettings): void {
@@ -117,6 +119,7 @@ function baseRecord(clientId: string, settings: ClientSettings & { name: string 
     can_introspect: s.canIntrospect ?? false,
     quota_per_minute: s.quotaPerMinute ?? null,
     tokens_revoked_before: null,
+    dpop_bound_access_tokens: s.requireDpop ?? false,
   } as const;
 }
 
@@ -191,6 +194,7 @@ export function updateClient(record: ClientRecord, settings: ClientSettings, now
   if (settings.canIntrospect !== undefined) next.can_introspect = settings.canIntrospect;
   if (settings.tokenGrant !== undefined) next.grant_types = settings.tokenGrant ? [GRANT_CLIENT_CREDENTIALS] : [];
   if (settings.quotaPerMinute !== undefined) next.quota_per_minute = settings.quotaPerMinute;
+  if (settings.requireDpop !== undefined) next.dpop_bound_access_tokens = settings.requireDpop;
   return next;
 }
 

@@ -68,6 +68,11 @@ export interface ClientRecord {
   /** Tokens with `iat` at or before this Unix time are revoked; `null`: none. */
   tokens_revoked_before: number | null;
   /**
+   * Every token request must carry a DPoP proof and gets a sender-constrained token (RFC 9449 §5.2 client
+   * metadata). Records written before DPoP existed lack the field: `false`.
+   */
+  dpop_bound_access_tokens: boolean;
+  /**
    * `client_secret_basic` (secret via Basic or in the body) or `private_key_jwt` (RFC 7523 signed JWT: the
    * client's keys in `jwks` or at `jwks_uri`, or an outside issuer's token per `federation`). Records written
    * before key clients existed lack the field and are secret clients.
@@ -286,6 +291,8 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
     fail(`quota_per_minute must be between ${QUOTA_MIN} and ${QUOTA_MAX}`);
   }
   const revokedBefore = nullableInt(value.tokens_revoked_before, "tokens_revoked_before");
+  const dpopBound = value.dpop_bound_access_tokens ?? false;
+  if (typeof dpopBound !== "boolean") fail("dpop_bound_access_tokens must be a boolean");
   const credentials = parseCredentials(value);
   return {
     v: RECORD_VERSION,
@@ -299,6 +306,7 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
     can_introspect: value.can_introspect,
     quota_per_minute: quota,
     tokens_revoked_before: revokedBefore,
+    dpop_bound_access_tokens: dpopBound,
     token_endpoint_auth_method: credentials.method,
     jwks: credentials.jwks,
     jwks_uri: credentials.jwks_uri,
@@ -324,6 +332,7 @@ export function toPublic(record: ClientRecord): PublicClient {
     can_introspect: record.can_introspect,
     quota_per_minute: record.quota_per_minute,
     tokens_revoked_before: record.tokens_revoked_before,
+    dpop_bound_access_tokens: record.dpop_bound_access_tokens,
     token_endpoint_auth_method: record.token_endpoint_auth_method,
     jwks: record.jwks === null ? null : { keys: record.jwks.keys.map((k) => ({ ...k })) },
     jwks_uri: record.jwks_uri,

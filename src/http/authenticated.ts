@@ -1,7 +1,7 @@
 /** The shared front half of every client-authenticated endpoint: config, keys, form, client authentication. */
 
 import type { PreparedClient } from "../clients/store.ts";
-import { requireClientsBinding } from "../config.ts";
+import { getConfig, requireClientsBinding } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
 import { cachedKeyring, getKeyring, type Keyring } from "../jwt/keyring.ts";
 import { OAuthError } from "../oauth/errors.ts";
@@ -102,6 +102,8 @@ export interface Audit {
   aud: string | string[] | undefined;
   token_client_id: string | undefined;
   reason: string | undefined;
+  /** Thumbprint of the DPoP key a token was bound to (public, RFC 7638). */
+  dpop_jkt: string | undefined;
 }
 
 function newAudit(): Audit {
@@ -115,12 +117,17 @@ function newAudit(): Audit {
     aud: undefined,
     token_client_id: undefined,
     reason: undefined,
+    dpop_jkt: undefined,
   };
 }
 
+/** `AUDIT_LOG` as validated by the configuration; on when the configuration itself is unusable (that is logged). */
 function auditEnabled(env: KeymintEnv): boolean {
-  const value = env.AUDIT_LOG;
-  return typeof value !== "string" || (value !== "off" && value.trim().toLowerCase() !== "off");
+  try {
+    return getConfig(env).auditLog;
+  } catch {
+    return true;
+  }
 }
 
 /**
@@ -148,6 +155,7 @@ function writeAudit(
       jti: audit.jti,
       aud: audit.aud,
       token_client_id: audit.token_client_id,
+      dpop_jkt: audit.dpop_jkt,
       reason: audit.reason,
       error: error?.code,
       detail: error?.detail,

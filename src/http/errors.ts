@@ -27,6 +27,7 @@ export function errorResponse(err: OAuthError): Response {
   if (err.challenge && err.status === 401) headers.set("WWW-Authenticate", BASIC_CHALLENGE);
   if (err.allow !== undefined) headers.set("Allow", err.allow);
   if (err.retryAfter !== undefined) headers.set("Retry-After", String(err.retryAfter));
+  if (err.dpopNonce !== undefined) headers.set("DPoP-Nonce", err.dpopNonce);
   const description = err.description.replace(DESCRIPTION_UNSAFE, "?");
   const body = JSON.stringify({ error: err.code, error_description: description });
   return new Response(body, { status: err.status, headers });

@@ -2,6 +2,7 @@
 
 import { invalidRequest, type OAuthError } from "../oauth/errors.ts";
 import { UTF8_STRICT } from "../util/base64url.ts";
+import { readAtMost } from "../util/stream.ts";
 
 /** Largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -85,31 +86,6 @@ function tooLarge(): OAuthError {
   return invalidRequest(`The request body exceeds ${MAX_BODY_BYTES} bytes`, { status: 413 });
 }
 
-/** Reads a body of unknown length (chunked) chunk by chunk, stopping as soon as it exceeds the limit. */
-async function readStreamBounded(request: Request): Promise<Uint8Array> {
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
 const FORM_TYPE = "application/x-www-form-urlencoded";
 
 /** The slow path of the content type check: parameters, case and spacing variants. */
@@ -148,7 +124,8 @@ export async function readForm(request: Request): Promise<FormParams> {
     if (body.length > MAX_BODY_BYTES) throw tooLarge();
     if (body.includes("\uFFFD")) throw invalidRequest("The request body is not valid UTF-8");
   } else {
-    const bytes = await readStreamBounded(request);
+    const bytes = await readAtMost(request.body, MAX_BODY_BYTES);
+    if (bytes === null) throw tooLarge();
     try {
       body = UTF8_STRICT.decode(bytes);
     } catch {

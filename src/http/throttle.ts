@@ -20,6 +20,7 @@ import { getConfig } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
 import { log } from "../log.ts";
 import { OAuthError } from "../oauth/errors.ts";
+import { setBounded } from "../util/bounded.ts";
 import { inCidrs, mappedIpv4 } from "../util/cidr.ts";
 
 /** The period of the failure limiters, in seconds (wrangler.toml `period`). */
@@ -159,12 +160,7 @@ function block(key: string, nowMs: number): void {
 }
 
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key);
-  if (map.size >= MAX_ENTRIES) {
-    const oldest = map.keys().next();
-    if (!oldest.done) map.delete(oldest.value);
-  }
-  map.set(key, value);
+  setBounded(map, key, value, MAX_ENTRIES);
 }
 
 /**

@@ -5,6 +5,7 @@ import { signJwt } from "../jwt/sign.ts";
 import { decideClientCredentials } from "../oauth/client-credentials.ts";
 import { invalidRequest, OAuthError } from "../oauth/errors.ts";
 import { authenticate, openExchange, serveAudited } from "./authenticated.ts";
+import { nextNonce, requireFreshNonce, tokenRequestProof } from "./dpop.ts";
 import { NO_STORE_HEADERS } from "./errors.ts";
 import { enforceQuota } from "./throttle.ts";
 
@@ -20,7 +21,9 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
     if (grantType !== GRANT_TYPE) {
       throw new OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported");
     }
+    await requireFreshNonce(exchange);
     const { client } = await authenticate(exchange);
+    const jkt = await tokenRequestProof(exchange, client);
     const decision = decideClientCredentials({
       client: client.record,
       scope: form.get("scope"),
@@ -30,6 +33,7 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
       defaultAudience: ctx.config.defaultAudience,
       now: ctx.now,
       jti: crypto.randomUUID(),
+      jkt,
     });
     const quota = client.record.quota_per_minute;
     if (quota !== null) await enforceQuota(env, client.record.client_id, quota, Date.now());
@@ -37,13 +41,14 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
     // RFC 6749 §5.1 body, serialized by hand: the token is base64url and expires_in an integer, so only the
     // scope needs JSON escaping (its characters are already restricted by RFC 6749 §3.3).
     const scopeMember = decision.scope === undefined ? "" : `,"scope":${JSON.stringify(decision.scope)}`;
-    const body = `{"access_token":"${accessToken}","token_type":"Bearer","expires_in":${decision.expiresIn}${scopeMember}}`;
+    // A DPoP-bound token is of type DPoP (RFC 9449 §5): the client must present it with a proof.
+    const tokenType = jkt === undefined ? "Bearer" : "DPoP";
+    const body = `{"access_token":"${accessToken}","token_type":"${tokenType}","expires_in":${decision.expiresIn}${scopeMember}}`;
     audit.scope = decision.scope;
     audit.jti = decision.claims.jti;
     audit.aud = decision.claims.aud;
-    return {
-      response: new Response(body, { status: 200, headers: NO_STORE_HEADERS }),
-      outcome: "issued",
-    };
+    const nonce = jkt === undefined ? undefined : await nextNonce(exchange);
+    const headers = nonce === undefined ? NO_STORE_HEADERS : { ...NO_STORE_HEADERS, "DPoP-Nonce": nonce };
+    return { response: new Response(body, { status: 200, headers }), outcome: "issued" };
   });
 }

@@ -1,5 +1,7 @@
 /** JWT access-token claims (RFC 9068 §2.2). */
 
+import { isObject } from "./jwk.ts";
+
 export interface AccessTokenClaims {
   iss: string;
   /** The client id: for the client credentials grant the client is the subject (RFC 9068 §2.2). */
@@ -11,10 +13,8 @@ export interface AccessTokenClaims {
   client_id: string;
   /** Space-separated granted scopes; absent when none was granted. */
   scope?: string;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  /** Confirmation (RFC 7800): a DPoP-bound token carries the RFC 7638 thumbprint of the client's key (RFC 9449 §6.1). */
+  cnf?: { jkt: string };
 }
 
 /** Narrows a decoded payload to access-token claims; `null` when any required claim is missing or mistyped. */
@@ -28,5 +28,7 @@ export function asAccessTokenClaims(value: unknown): AccessTokenClaims | null {
     typeof aud === "string" || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === "string"));
   if (!audOk) return null;
   if (scope !== undefined && typeof scope !== "string") return null;
+  const cnf = value.cnf;
+  if (cnf !== undefined && (!isObject(cnf) || typeof cnf.jkt !== "string" || cnf.jkt.length === 0)) return null;
   return value as unknown as AccessTokenClaims;
 }

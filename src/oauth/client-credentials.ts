@@ -17,6 +17,8 @@ export interface ClientCredentialsInput {
   /** Unix seconds. */
   now: number;
   jti: string;
+  /** Thumbprint of the client's DPoP key: the token is bound to it (`cnf.jkt`, RFC 9449 §6.1). */
+  jkt?: string | undefined;
 }
 
 export interface ClientCredentialsDecision {
@@ -89,5 +91,6 @@ export function decideClientCredentials(input: ClientCredentialsInput): ClientCr
     client_id: client.client_id,
   };
   if (scope !== undefined) claims.scope = scope;
+  if (input.jkt !== undefined) claims.cnf = { jkt: input.jkt };
   return { claims, expiresIn, scope };
 }

@@ -1,4 +1,4 @@
-/** OAuth 2.0 error type (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 8707 §2, RFC 8628 §3.5). */
+/** OAuth 2.0 error type (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 8707 §2, RFC 8628 §3.5, RFC 9449 §5, §8). */
 
 /** Error codes keymint puts on the wire; every one is registered with IANA. */
 export type OAuthErrorCode =
@@ -11,6 +11,8 @@ export type OAuthErrorCode =
   | "invalid_target"
   | "unsupported_token_type"
   | "slow_down"
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce"
   | "server_error"
   | "temporarily_unavailable";
 
@@ -24,6 +26,8 @@ const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   invalid_target: 400,
   unsupported_token_type: 400,
   slow_down: 429,
+  invalid_dpop_proof: 400,
+  use_dpop_nonce: 400,
   server_error: 500,
   temporarily_unavailable: 503,
 };
@@ -39,6 +43,8 @@ export interface OAuthErrorOptions {
   retryAfter?: number;
   /** Private detail for logs; never sent to the client. */
   detail?: string;
+  /** A fresh nonce for the `DPoP-Nonce` header (RFC 9449 §8). */
+  dpopNonce?: string;
 }
 
 /**
@@ -53,6 +59,7 @@ export class OAuthError extends Error {
   readonly allow: string | undefined;
   readonly retryAfter: number | undefined;
   readonly detail: string | undefined;
+  readonly dpopNonce: string | undefined;
 
   constructor(code: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(`${code}: ${description}`);
@@ -64,6 +71,7 @@ export class OAuthError extends Error {
     this.allow = options.allow;
     this.retryAfter = options.retryAfter;
     this.detail = options.detail;
+    this.dpopNonce = options.dpopNonce;
   }
 }
 

@@ -1,6 +1,7 @@
 /** RFC 8414 §2 authorization server metadata for keymint. */
 
 import { CLIENT_KEY_ALGS } from "../clients/record.ts";
+import { DPOP_ALG_NAMES } from "./dpop.ts";
 
 const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
 /** Algorithms accepted on client assertions (private_key_jwt) and federated tokens; `Ed25519` is RFC 9864's name. */
@@ -20,6 +21,7 @@ export interface AuthorizationServerMetadata {
   introspection_endpoint_auth_signing_alg_values_supported: string[];
   revocation_endpoint_auth_methods_supported: string[];
   revocation_endpoint_auth_signing_alg_values_supported: string[];
+  dpop_signing_alg_values_supported: string[];
   scopes_supported?: string[];
 }
 
@@ -40,6 +42,7 @@ export function metadataFor(issuer: string, scopesSupported: string[] | null): A
     introspection_endpoint_auth_signing_alg_values_supported: AUTH_SIGNING_ALGS,
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
     revocation_endpoint_auth_signing_alg_values_supported: AUTH_SIGNING_ALGS,
+    dpop_signing_alg_values_supported: [...DPOP_ALG_NAMES],
   };
   if (scopesSupported !== null) metadata.scopes_supported = scopesSupported;
   return metadata;

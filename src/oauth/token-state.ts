@@ -35,15 +35,29 @@ export interface TokenFacts {
 }
 
 /**
+ * The time rules of a keymint access token, shared by introspection and the resource-server kit: not expired
+ * (`exp` with `expLeeway` seconds of skew), not issued in the future (`iat`, `iatLeeway`), and no longer-lived
+ * than keymint ever issues (a token living longer than TTL_MAX was forged with a leaked key).
+ */
+export function accessTokenTimeProblem(
+  claims: AccessTokenClaims,
+  now: number,
+  leeway: { exp: number; iat: number },
+): "expired" | "issued_in_future" | "lifetime_too_long" | null {
+  if (claims.exp <= now - leeway.exp) return "expired";
+  if (claims.iat > now + leeway.iat) return "issued_in_future";
+  if (claims.exp - claims.iat > TTL_MAX) return "lifetime_too_long";
+  return null;
+}
+
+/**
  * The reason a correctly signed token is inactive, or `null` when it is active: expired, not yet valid,
  * longer-lived than keymint ever issues, foreign issuer, client deleted or disabled, all the client's tokens revoked, or this token revoked.
  */
 export function inactiveReason(facts: TokenFacts): InactiveReason | null {
   const { claims, now } = facts;
-  if (claims.exp <= now) return "expired";
-  if (claims.iat > now + CLOCK_LEEWAY) return "issued_in_future";
-  // keymint never issues a token living longer than TTL_MAX; one that does was forged with a leaked key.
-  if (claims.exp - claims.iat > TTL_MAX) return "lifetime_too_long";
+  const time = accessTokenTimeProblem(claims, now, { exp: 0, iat: CLOCK_LEEWAY });
+  if (time !== null) return time;
   if (claims.iss !== facts.issuer) return "wrong_issuer";
   if (facts.client === null) return "client_unknown";
   if (!facts.client.enabled) return "client_disabled";
@@ -64,7 +78,9 @@ export interface ActiveIntrospection {
   exp: number;
   iat: number;
   jti: string;
-  token_type: "Bearer";
+  /** `DPoP` for a sender-constrained token (RFC 9449 §6.2), else `Bearer`. */
+  token_type: "Bearer" | "DPoP";
+  cnf?: { jkt: string };
 }
 
 export function activeIntrospection(claims: AccessTokenClaims): ActiveIntrospection {
@@ -77,8 +93,9 @@ export function activeIntrospection(claims: AccessTokenClaims): ActiveIntrospect
     exp: claims.exp,
     iat: claims.iat,
     jti: claims.jti,
-    token_type: "Bearer",
+    token_type: claims.cnf === undefined ? "Bearer" : "DPoP",
   };
   if (claims.scope !== undefined) out.scope = claims.scope;
+  if (claims.cnf !== undefined) out.cnf = { jkt: claims.cnf.jkt };
   return out;
 }

@@ -3,6 +3,7 @@
  * testing), a timeout, a size cap, and the freshness lifetime their `Cache-Control` grants.
  */
 
+import { readAtMost } from "../util/stream.ts";
 import { remoteUrlProblem } from "./url.ts";
 
 export { remoteUrlProblem };
@@ -53,26 +54,8 @@ async function readBounded(response: Response, maxBytes: number, url: string): P
     await response.body?.cancel();
     throw new RemoteFetchError(url, `the document exceeds ${maxBytes} bytes`);
   }
-  if (response.body === null) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw new RemoteFetchError(url, `the document exceeds ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readAtMost(response.body, maxBytes);
+  if (bytes === null) throw new RemoteFetchError(url, `the document exceeds ${maxBytes} bytes`);
   return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
 }
 

@@ -1,7 +1,9 @@
 /**
  * Outside JWK Sets (a client's `jwks_uri`, an OpenID Connect issuer's keys, keymint's own JWKS seen by an API),
  * cached per isolate: fresh for as long as `Cache-Control` allows (within bounds), refetched on an unknown `kid`
- * at most once per cool-down, and served stale while one request refreshes or when a refresh fails.
+ * at most once per cool-down, and served stale while one request refreshes or when a refresh fails. A failed
+ * fetch is not repeated for `retryAfterFailureMs`: an unreachable URL costs one fetch per isolate per back-off,
+ * whatever the request rate.
  *
  * Nothing here shares a promise between requests: workerd cancels a request that awaits I/O started by another.
  * A request that finds the cache empty fetches for itself; one that finds it stale either refreshes it (the first
@@ -10,6 +12,7 @@
 
 import { type AsymmetricAlg, isObject, type Jwk, JwkError, jwksKeys } from "../jwt/jwk.ts";
 import { importVerificationJwk, type VerificationKey } from "../jwt/keys.ts";
+import { setBounded } from "../util/bounded.ts";
 import { type Fetcher, fetchJson, type Lifetime, RemoteFetchError } from "./fetch-json.ts";
 
 export interface KeySetOptions {
@@ -22,6 +25,8 @@ export interface KeySetOptions {
   cooldownMs?: number;
   /** Milliseconds stale keys may still be used when refreshing fails. */
   maxStaleMs?: number;
+  /** Milliseconds after a failed fetch before the next one (the failure or the stale keys are used meanwhile). */
+  retryAfterFailureMs?: number;
 }
 
 /** Defaults: 3 s timeout, 256 KiB, `Cache-Control` honoured between 1 minute and 1 day (10 minutes without). */
@@ -31,6 +36,7 @@ export const KEY_SET_DEFAULTS = {
   lifetime: { min: 60, max: 86_400, fallback: 600 },
   cooldownMs: 60_000,
   maxStaleMs: 86_400_000,
+  retryAfterFailureMs: 10_000,
 } as const;
 
 interface Loaded {
@@ -42,6 +48,15 @@ interface Loaded {
 /** Counters for tests and the benchmark: documents fetched, by outcome. */
 export const keySetStats = { fetches: 0, failures: 0 };
 
+/**
+ * The JWKs to import for one key: itself, or, for an RSA key without `alg` (RFC 7517 makes it optional), one copy
+ * per RSA algorithm among `algorithms`, since such a key may sign RS256 or PS256.
+ */
+function variants(jwk: Jwk, algorithms: readonly AsymmetricAlg[]): Jwk[] {
+  if (jwk.alg !== undefined || jwk.kty !== "RSA") return [jwk];
+  return algorithms.filter((alg) => alg === "RS256" || alg === "PS256").map((alg) => ({ ...jwk, alg }));
+}
+
 /** Imports the usable keys of a JWKS document; keys of other types or uses are skipped, not fatal. */
 async function importKeySet(value: unknown, algorithms: readonly AsymmetricAlg[], url: string) {
   let jwks: Jwk[];
@@ -51,14 +66,16 @@ async function importKeySet(value: unknown, algorithms: readonly AsymmetricAlg[]
     throw new RemoteFetchError(url, err instanceof JwkError ? err.message : String(err));
   }
   const imported = await Promise.all(
-    jwks.map(async (jwk) => {
-      if (isObject(jwk) && jwk.use !== undefined && jwk.use !== "sig") return null;
-      try {
-        return (await importVerificationJwk(jwk, algorithms, false)).key;
-      } catch (err) {
-        if (err instanceof JwkError) return null;
-        throw err;
-      }
+    jwks.flatMap((jwk) => {
+      if (isObject(jwk) && jwk.use !== undefined && jwk.use !== "sig") return [];
+      return variants(jwk, algorithms).map(async (variant) => {
+        try {
+          return (await importVerificationJwk(variant, algorithms, false)).key;
+        } catch (err) {
+          if (err instanceof JwkError) return null;
+          throw err;
+        }
+      });
     }),
   );
   return imported.filter((key): key is VerificationKey => key !== null);
@@ -72,6 +89,8 @@ export class RemoteKeySet {
   /** When the last fetch started (ms), for the cool-down and to tell whether a refresh is under way. */
   #lastFetchAt = Number.NEGATIVE_INFINITY;
   #refreshingUntil = 0;
+  /** The last failed fetch (while nothing is cached, it is answered again until the back-off ends). */
+  #failure: { error: unknown; at: number } | undefined;
 
   constructor(url: string, options: KeySetOptions) {
     this.url = url;
@@ -96,18 +115,28 @@ export class RemoteKeySet {
       const fetchedAt = Date.now();
       const loaded = { keys, fetchedAt, expiresAt: fetchedAt + freshFor * 1000 };
       this.#loaded = loaded;
+      this.#failure = undefined;
       return loaded;
     } catch (err) {
       keySetStats.failures++;
+      this.#failure = { error: err, at: nowMs };
       throw err;
     }
+  }
+
+  get #backoffMs(): number {
+    return this.#options.retryAfterFailureMs ?? KEY_SET_DEFAULTS.retryAfterFailureMs;
   }
 
   /** The cached keys when usable now; refreshes (or fetches) them when needed. */
   async #current(nowMs: number, fetcher: Fetcher | undefined): Promise<Loaded> {
     const loaded = this.#loaded;
     if (loaded !== undefined && loaded.expiresAt > nowMs) return loaded;
-    if (loaded === undefined) return this.#fetch(nowMs, fetcher);
+    if (loaded === undefined) {
+      const failure = this.#failure;
+      if (failure !== undefined && nowMs - failure.at < this.#backoffMs) throw failure.error;
+      return this.#fetch(nowMs, fetcher);
+    }
     // Stale: one request refreshes; the others keep using the stale keys meanwhile.
     if (this.#refreshingUntil > nowMs) return loaded;
     const timeoutMs = this.#options.timeoutMs ?? KEY_SET_DEFAULTS.timeoutMs;
@@ -126,6 +155,8 @@ export class RemoteKeySet {
             fix: "check that the JWKS URL answers; keymint keeps using the keys it fetched last",
           }),
         );
+        // Back off: the stale keys serve until the next attempt.
+        loaded.expiresAt = nowMs + this.#backoffMs;
         return loaded;
       }
       throw err;
@@ -135,9 +166,10 @@ export class RemoteKeySet {
   }
 
   /**
-   * The key for a JWS header: by `kid` when given (refetching once per cool-down when it is unknown), else the
-   * only key of that algorithm. `undefined` when there is none. Throws `RemoteFetchError` when the set cannot be
-   * fetched and no usable copy is cached. `fetcher` (default: the global `fetch`) is passed per call, so a
+   * The key for a JWS header: by `kid` and `alg` when a `kid` is given (refetching once per cool-down when it is
+   * unknown; a failing refetch then means "no such key", so a made-up `kid` is never a 503), else the only key of
+   * that algorithm. `undefined` when there is none. Throws `RemoteFetchError` when the set cannot be fetched and
+   * no usable copy is cached. `fetcher` (default: the global `fetch`) is passed per call, so a
    * service binding always belongs to the request that uses it.
    */
   async key(
@@ -146,19 +178,29 @@ export class RemoteKeySet {
     fetcher?: Fetcher,
     nowMs = Date.now(),
   ): Promise<VerificationKey | undefined> {
-    let loaded = await this.#current(nowMs, fetcher);
-    let found = pick(loaded.keys, kid, alg);
+    const loaded = await this.#current(nowMs, fetcher);
+    const found = pickKey(loaded.keys, kid, alg);
     const cooldown = this.#options.cooldownMs ?? KEY_SET_DEFAULTS.cooldownMs;
-    if (found === undefined && kid !== undefined && nowMs - this.#lastFetchAt >= cooldown) {
-      loaded = await this.#fetch(nowMs, fetcher);
-      found = pick(loaded.keys, kid, alg);
+    if (found !== undefined || kid === undefined || nowMs - this.#lastFetchAt < cooldown) return found;
+    try {
+      return pickKey((await this.#fetch(nowMs, fetcher)).keys, kid, alg);
+    } catch (err) {
+      if (err instanceof RemoteFetchError) return undefined;
+      throw err;
     }
-    return found;
   }
 }
 
-function pick(keys: readonly VerificationKey[], kid: string | undefined, alg: string): VerificationKey | undefined {
-  if (kid !== undefined) return keys.find((k) => k.kid === kid);
+/**
+ * The key a JWS header designates among `keys`: the one with its `kid` and `alg`, or, without a `kid`, the only
+ * key of its `alg`. Shared by remote key sets and a client's registered keys.
+ */
+export function pickKey(
+  keys: readonly VerificationKey[],
+  kid: string | undefined,
+  alg: string,
+): VerificationKey | undefined {
+  if (kid !== undefined) return keys.find((k) => k.kid === kid && k.alg === alg) ?? keys.find((k) => k.kid === kid);
   const candidates = keys.filter((k) => k.alg === alg);
   return candidates.length === 1 ? candidates[0] : undefined;
 }
@@ -174,12 +216,8 @@ export function remoteKeySet(url: string, options: KeySetOptions): RemoteKeySet 
   const cacheKey = `${options.algorithms.join(",")} ${url}`;
   let set = sets.get(cacheKey);
   if (set === undefined) {
-    if (sets.size >= MAX_SETS) {
-      const oldest = sets.keys().next();
-      if (!oldest.done) sets.delete(oldest.value);
-    }
     set = new RemoteKeySet(url, options);
-    sets.set(cacheKey, set);
+    setBounded(sets, cacheKey, set, MAX_SETS);
   }
   return set;
 }

@@ -16,9 +16,11 @@ export type { KeyLookup } from "../jwt/access-token.ts";
 export type { AccessTokenClaims } from "../jwt/claims.ts";
 export {
   bearerChallenge,
+  dpopChallenge,
   type FetcherLike,
   hmacKeyLookup,
   jwksKeyLookup,
+  type Presentation,
   type RequireTokenOptions,
   requireToken,
   type TokenVariables,

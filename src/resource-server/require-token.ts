@@ -1,11 +1,15 @@
-/** Access-token verification for resource servers (RFC 6750, RFC 9068 §4): HMAC keys or keymint's JWKS. */
+/**
+ * Access-token verification for resource servers (RFC 6750, RFC 9068 §4, RFC 9449 §7): HMAC keys or keymint's
+ * JWKS; Bearer tokens, and DPoP-bound tokens presented with the DPoP scheme and a proof.
+ */
 
 import type { Context, MiddlewareHandler } from "hono";
-import { TTL_MAX } from "../clients/record.ts";
 import { type KeyLookup, verifyAccessTokenJws } from "../jwt/access-token.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
 import { TOKEN_SIGNING_ALGS } from "../jwt/jwk.ts";
 import { importHmacKeysByKid, MIN_KEY_LENGTH, parseKeyList, type VerificationKey } from "../jwt/keys.ts";
+import { checkDpopProof, DPOP_ALG_NAMES, DpopReplayCache } from "../oauth/dpop.ts";
+import { accessTokenTimeProblem } from "../oauth/token-state.ts";
 import { RemoteFetchError, remoteUrlProblem } from "../remote/fetch-json.ts";
 import { remoteKeySet } from "../remote/key-set.ts";
 
@@ -39,6 +43,12 @@ export interface RequireTokenOptions {
   keys?: (env: Env) => readonly string[];
   /** Seconds of clock skew tolerated on `exp` and `iat` (default 30). */
   clockTolerance?: number;
+  /**
+   * DPoP (RFC 9449): `"allowed"` (default) accepts Bearer tokens and DPoP-bound tokens presented with the DPoP
+   * scheme and a proof; `"required"` accepts only the latter. A DPoP-bound token presented as Bearer is always
+   * refused (RFC 9449 §7.1).
+   */
+  dpop?: "allowed" | "required";
 }
 
 /** Hono variables set by `requireToken`: the verified claims under `token`. */
@@ -72,9 +82,38 @@ export function jwksKeyLookup(jwksUrl: string, fetcher?: FetcherLike): KeyLookup
 
 export type VerifyOutcome =
   | { ok: true; claims: AccessTokenClaims }
-  | { ok: false; status: 401 | 403; error: "invalid_token" | "insufficient_scope"; description: string };
+  | {
+      ok: false;
+      status: 401 | 403;
+      error: "invalid_token" | "insufficient_scope" | "invalid_dpop_proof";
+      description: string;
+      /** Answer with the DPoP challenge (RFC 9449 §7.1) rather than the Bearer one. */
+      dpop: boolean;
+    };
 
-/** Verifies a keymint access token for this resource server; `now` is Unix seconds. */
+/** How the token arrived (RFC 9449 §7): its scheme, and with DPoP the proof and the request it must match. */
+export interface Presentation {
+  scheme: "Bearer" | "DPoP";
+  /** The `DPoP` header (`null` when absent). */
+  proof: string | null;
+  method: string;
+  url: string;
+}
+
+const TIME_PROBLEMS = {
+  expired: "The access token expired",
+  issued_in_future: "The access token is not yet valid",
+  lifetime_too_long: "The access token lives longer than keymint issues",
+} as const;
+
+/** Proof `jti`s seen by this isolate's resource server. */
+const proofs = new DpopReplayCache();
+
+/**
+ * Verifies a keymint access token for this resource server; `now` is Unix seconds. A DPoP-bound token
+ * (`cnf.jkt`) must come with a `presentation` in the DPoP scheme and a proof of its key for this request (`htm`,
+ * `htu`, `ath`, fresh `iat`, unused `jti`); sent as Bearer, or without a presentation, it is refused.
+ */
 export async function verifyAccessToken(
   token: string,
   expect: {
@@ -83,25 +122,52 @@ export async function verifyAccessToken(
     audience: string;
     scopes?: readonly string[];
     clockTolerance?: number;
+    presentation?: Presentation;
   },
   now: number,
 ): Promise<VerifyOutcome> {
-  const invalid = (description: string): VerifyOutcome => ({
+  const dpop = expect.presentation?.scheme === "DPoP";
+  const invalid = (description: string, dpopChallenged = dpop): VerifyOutcome => ({
     ok: false,
     status: 401,
     error: "invalid_token",
     description,
+    dpop: dpopChallenged,
   });
   const verified = await verifyAccessTokenJws(token, expect.keys);
   if (!verified.ok) return invalid("The access token is invalid");
   const { claims } = verified;
   const tolerance = expect.clockTolerance ?? 30;
-  if (claims.exp <= now - tolerance) return invalid("The access token expired");
-  if (claims.iat > now + tolerance) return invalid("The access token is not yet valid");
-  if (claims.exp - claims.iat > TTL_MAX) return invalid("The access token lives longer than keymint issues");
+  const time = accessTokenTimeProblem(claims, now, { exp: tolerance, iat: tolerance });
+  if (time !== null) return invalid(TIME_PROBLEMS[time]);
   if (claims.iss !== expect.issuer) return invalid("The access token is from another issuer");
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!audiences.includes(expect.audience)) return invalid("The access token is not meant for this resource");
+  // Without a presentation the token came as Bearer: a DPoP-bound one is refused (RFC 9449 §7.1).
+  const presentation = expect.presentation;
+  const bound = claims.cnf?.jkt;
+  if ((presentation?.scheme ?? "Bearer") === "Bearer" && bound !== undefined) {
+    return invalid("The access token is DPoP-bound: present it with the DPoP scheme and a proof", true);
+  }
+  if (presentation !== undefined) {
+    if (presentation.scheme === "DPoP") {
+      if (bound === undefined) return invalid("The access token is not DPoP-bound: present it as Bearer");
+      if (presentation.proof === null) {
+        return { ok: false, status: 401, error: "invalid_dpop_proof", description: "A DPoP proof is required", dpop };
+      }
+      const proof = await checkDpopProof(presentation.proof, {
+        method: presentation.method,
+        url: presentation.url,
+        now,
+        accessToken: token,
+        replay: proofs,
+      });
+      if (!proof.ok) {
+        return { ok: false, status: 401, error: "invalid_dpop_proof", description: proof.description, dpop };
+      }
+      if (proof.jkt !== bound) return invalid("The DPoP proof is not made with the key the token is bound to");
+    }
+  }
   const granted = new Set((claims.scope ?? "").split(" ").filter(Boolean));
   const missing = (expect.scopes ?? []).filter((s) => !granted.has(s));
   if (missing.length > 0) {
@@ -110,9 +176,20 @@ export async function verifyAccessToken(
       status: 403,
       error: "insufficient_scope",
       description: `The access token lacks scope ${missing.join(" ")}`,
+      dpop,
     };
   }
   return { ok: true, claims };
+}
+
+/** RFC 9449 §7.1 `WWW-Authenticate: DPoP` challenge, with the accepted proof algorithms. */
+export function dpopChallenge(error?: string, description?: string, scope?: readonly string[]): string {
+  const params: string[] = [];
+  if (error !== undefined) params.push(`error="${error}"`);
+  if (description !== undefined) params.push(`error_description="${description.replace(/["\\]/g, "")}"`);
+  if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(" ")}"`);
+  params.push(`algs="${DPOP_ALG_NAMES.join(" ")}"`);
+  return `DPoP ${params.join(", ")}`;
 }
 
 /** RFC 6750 §3 `WWW-Authenticate: Bearer` value. */
@@ -179,23 +256,29 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
       }
       keys = await hmacKeyLookup(secrets);
     }
-    const match = /^Bearer\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(c.req.header("authorization") ?? "");
-    if (match === null) {
-      return deny(c, 401, bearerChallenge(audience), {
+    const dpopOnly = options.dpop === "required";
+    const match = /^(Bearer|DPoP)\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(c.req.header("authorization") ?? "");
+    const scheme = match?.[1]?.toLowerCase() === "dpop" ? "DPoP" : "Bearer";
+    if (match === null || (dpopOnly && scheme === "Bearer")) {
+      const challenges = dpopOnly ? dpopChallenge() : `${bearerChallenge(audience)}, ${dpopChallenge()}`;
+      return deny(c, 401, challenges, {
         error: "invalid_request",
-        error_description: "A Bearer access token is required",
+        error_description: dpopOnly
+          ? "A DPoP-bound access token and a DPoP proof are required"
+          : "An access token is required",
       });
     }
     let outcome: VerifyOutcome;
     try {
       outcome = await verifyAccessToken(
-        match[1] as string,
+        match[2] as string,
         {
           keys,
           issuer: resolve(options.issuer, env),
           audience,
           scopes: options.scopes ?? [],
           clockTolerance: options.clockTolerance ?? 30,
+          presentation: { scheme, proof: c.req.header("dpop") ?? null, method: c.req.method, url: c.req.url },
         },
         Math.floor(Date.now() / 1000),
       );
@@ -216,10 +299,11 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
     }
     if (!outcome.ok) {
       const scope = outcome.error === "insufficient_scope" ? options.scopes : undefined;
-      return deny(c, outcome.status, bearerChallenge(audience, outcome.error, outcome.description, scope), {
-        error: outcome.error,
-        error_description: outcome.description,
-      });
+      // A DPoP failure, or a DPoP-bound token sent as Bearer, is answered with the DPoP challenge (RFC 9449 §7.1).
+      const challenge = outcome.dpop
+        ? dpopChallenge(outcome.error, outcome.description, scope)
+        : bearerChallenge(audience, outcome.error, outcome.description, scope);
+      return deny(c, outcome.status, challenge, { error: outcome.error, error_description: outcome.description });
     }
     c.set("token", outcome.claims);
     await next();

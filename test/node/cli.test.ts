@@ -475,6 +475,7 @@ describe("clients without a secret (private_key_jwt, federation)", () => {
         /RSA\) needs "alg" RS256 or PS256/,
       ],
       [["--jwks", await jwksFile([{ ...key.public, crv: "P-384" }])], /unsupported alg or key type|needs crv/],
+      [["--jwks", await jwksFile([{ ...key.public, y: Buffer.alloc(32, 7).toString("base64url") }])], /cannot be used/],
       [["--jwks-uri", "http://client.example/jwks.json"], /must use https/],
       [["--jwks", await jwksFile([key.public]), "--jwks-uri", "https://client.example/k"], /only one of/],
       [["--jwks", await jwksFile([key.public]), "--client-secret", "x".repeat(40)], /has no secret/],
@@ -488,6 +489,17 @@ describe("clients without a secret (private_key_jwt, federation)", () => {
       expect(result.stderr, args.join(" ")).toMatch(message);
       expect((await cli(["show", id])).code).toBe(1);
     }
+  });
+});
+
+describe("DPoP requirement (RFC 9449 §5.2 dpop_bound_access_tokens)", () => {
+  it("is set with --require-dpop and removed with update --no-require-dpop", async () => {
+    const created = await createClient(["--require-dpop"]);
+    expect(created.dpop_bound_access_tokens).toBe(true);
+    expect(await ok(["show", created.client_id])).toMatch(/dpop_bound_access_tokens\s+yes/);
+    const updated = JSON.parse(await ok(["update", created.client_id, "--no-require-dpop", "--json"]));
+    expect(updated.dpop_bound_access_tokens).toBe(false);
+    expect(JSON.parse(await ok(["show", created.client_id, "--json"])).dpop_bound_access_tokens).toBe(false);
   });
 });
 

@@ -44,6 +44,8 @@ export function run(
     });
     child.on("error", reject);
     child.on("close", (code) => resolvePromise({ code: code ?? 1, stdout, stderr }));
+    // A child that exits without reading its input closes the pipe (EPIPE): that is its business, not an error.
+    child.stdin.on("error", () => {});
     child.stdin.end(options.input ?? "");
   });
 }

@@ -44,6 +44,7 @@ const DEV_VARS: Record<string, string> = {
   AUDIT_LOG: "off",
   CLIENT_CACHE_TTL: "0",
   THROTTLE_EXEMPT_CIDRS: "203.0.113.0/24 2001:db8:77::/48",
+  DPOP_NONCE: "on",
 };
 const VAR_ARGS: Record<string, string> = { DEFAULT_TOKEN_TTL: "900" };
 /** wrangler dev's .dev.vars: vars whose effect shows only when they are wrong. */
@@ -101,6 +102,20 @@ function tokenRequest(id: string, secret: string, source?: string): Promise<Resp
   });
 }
 
+/** Whether the configured server's introspection finds `token` active (RFC 7662), asked by a --can-introspect client. */
+async function introspect(id: string, secret: string, token: string): Promise<boolean> {
+  const res = await fetch(`${configured.server.url}/oauth2/introspect`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
+    },
+    body: new URLSearchParams({ token }),
+  });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { active: boolean }).active;
+}
+
 describe("the settings this file sets", () => {
   it("cover every secret and var of src/settings.ts", () => {
     const covered = [...Object.keys(DEV_VARS), ...Object.keys(VAR_ARGS), ...Object.keys(INVALID_DEV_VARS)];
@@ -113,7 +128,7 @@ describe("npm start with every optional setting in .dev.vars and one --var", () 
     const output = configured.server.output();
     const summaries = output.split("\n").filter((l) => l.startsWith("keymint: optional settings"));
     expect(summaries).toEqual([
-      "keymint: optional settings in effect (names only): .dev.vars: AUDIT_LOG, CLIENT_CACHE_TTL, DEFAULT_AUDIENCE, ISSUER, SCOPES_SUPPORTED, THROTTLE_EXEMPT_CIDRS, TOKEN_SIGNING_JWK, TOKEN_VERIFICATION_JWKS, TOKEN_VERIFICATION_KEYS; --var: DEFAULT_TOKEN_TTL",
+      "keymint: optional settings in effect (names only): .dev.vars: AUDIT_LOG, CLIENT_CACHE_TTL, DEFAULT_AUDIENCE, DPOP_NONCE, ISSUER, SCOPES_SUPPORTED, THROTTLE_EXEMPT_CIDRS, TOKEN_SIGNING_JWK, TOKEN_VERIFICATION_JWKS, TOKEN_VERIFICATION_KEYS; --var: DEFAULT_TOKEN_TTL",
     ]);
     expect(output).not.toContain(RETIRED_KEY);
     expect(output).not.toContain(SIGNING_KEY);
@@ -151,17 +166,7 @@ describe("npm start with every optional setting in .dev.vars and one --var", () 
       .setProtectedHeader({ alg: "EdDSA", typ: "at+jwt", kid: RETIRED_PAIR.kid })
       .sign(RETIRED_PAIR.privateKey);
     const hs256 = await signJwt(await importSigningKey(SIGNING_KEY), { ...claims, jti: crypto.randomUUID() });
-    for (const token of [retired, hs256]) {
-      const res = await fetch(`${configured.server.url}/oauth2/introspect`, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/x-www-form-urlencoded",
-          Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
-        },
-        body: new URLSearchParams({ token }),
-      });
-      expect(((await res.json()) as { active: boolean }).active).toBe(true);
-    }
+    for (const token of [retired, hs256]) expect(await introspect(id, secret, token)).toBe(true);
   });
 
   it("advertises SCOPES_SUPPORTED and the configured issuer in the metadata (RFC 8414)", async () => {
@@ -176,21 +181,10 @@ describe("npm start with every optional setting in .dev.vars and one --var", () 
     const { client_id: id, client_secret: secret } = await createClient(["--can-introspect"]);
     const now = Math.floor(Date.now() / 1000);
     const claims = { iss: ISSUER, sub: id, client_id: id, aud: AUDIENCE, iat: now, exp: now + 600 };
-    const introspect = async (key: string) => {
-      const token = await signJwt(await importSigningKey(key), { ...claims, jti: crypto.randomUUID() });
-      const res = await fetch(`${configured.server.url}/oauth2/introspect`, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/x-www-form-urlencoded",
-          Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
-        },
-        body: new URLSearchParams({ token }),
-      });
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { active: boolean }).active;
-    };
-    expect(await introspect(RETIRED_KEY)).toBe(true);
-    expect(await introspect("some-other-key-never-configured-0123456789")).toBe(false);
+    const signedWith = async (key: string) =>
+      introspect(id, secret, await signJwt(await importSigningKey(key), { ...claims, jti: crypto.randomUUID() }));
+    expect(await signedWith(RETIRED_KEY)).toBe(true);
+    expect(await signedWith("some-other-key-never-configured-0123456789")).toBe(false);
   });
 
   it("never throttles a source in THROTTLE_EXEMPT_CIDRS, and throttles others (CONTRACT: throttling)", async () => {
@@ -206,6 +200,38 @@ describe("npm start with every optional setting in .dev.vars and one --var", () 
     };
     expect(await statuses(EXEMPT_SOURCE)).toEqual(Array(11).fill(401));
     expect((await statuses("198.51.100.77")).slice(10)).toEqual([429]);
+  });
+
+  it("asks a DPoP token request for a server nonce with DPOP_NONCE=on (RFC 9449 §8)", async () => {
+    const { client_id: id, client_secret: secret } = await createClient();
+    const pair = await jose.generateKeyPair("ES256");
+    const proof = async (nonce?: string) =>
+      new jose.SignJWT({
+        htm: "POST",
+        htu: `${configured.server.url}/oauth2/token`,
+        iat: Math.floor(Date.now() / 1000),
+        jti: crypto.randomUUID(),
+        ...(nonce === undefined ? {} : { nonce }),
+      })
+        .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: await jose.exportJWK(pair.publicKey) })
+        .sign(pair.privateKey);
+    const request = async (dpop: string) =>
+      fetch(`${configured.server.url}/oauth2/token`, {
+        method: "POST",
+        headers: {
+          "Content-Type": "application/x-www-form-urlencoded",
+          Authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
+          DPoP: dpop,
+        },
+        body: "grant_type=client_credentials",
+      });
+    const first = await request(await proof());
+    expect(first.status).toBe(400);
+    expect(((await first.json()) as { error: string }).error).toBe("use_dpop_nonce");
+    const nonce = first.headers.get("dpop-nonce") as string;
+    const retry = await request(await proof(nonce));
+    expect(retry.status).toBe(200);
+    expect(((await retry.json()) as { token_type: string }).token_type).toBe("DPoP");
   });
 
   it("sees a disabled client at once with CLIENT_CACHE_TTL=0 (no in-isolate cache)", async () => {

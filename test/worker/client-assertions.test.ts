@@ -168,6 +168,44 @@ describe("private_key_jwt with registered keys (RFC 7523 §2.2)", () => {
     for (const entry of stored.keys) expect(entry.expiration).toBeGreaterThan(nowSeconds());
   });
 
+  it("remembers a used jti for as long as the assertion could pass the time checks (exp plus the leeway)", async () => {
+    const key = await makeKey("ES256");
+    const clientId = await keyClient({ jwks: { keys: [key.publicJwk] } });
+    const now = nowSeconds();
+    const jti = crypto.randomUUID();
+    const exp = now + 200;
+    const jwt = await assertion(key, clientId, { iat: now, exp, jti });
+    await expectToken(await withAssertion(jwt));
+    // docs/storage.md: jti:<base64url SHA-256(client_id "\n" jti)>, expiring after exp + 30 s (the leeway).
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${clientId}\n${jti}`));
+    const name = `${JTI_PREFIX}${jose.base64url.encode(new Uint8Array(digest))}`;
+    const entry = (await env.CLIENTS.list({ prefix: name })).keys[0];
+    expect(entry?.expiration).toBeGreaterThan(exp + 30);
+    // 10 s after exp the assertion is still within the leeway: it is not accepted a second time.
+    vi.useFakeTimers({ now: (exp + 10) * 1000, toFake: ["Date"] });
+    await expectInvalidClient(await withAssertion(jwt));
+  });
+
+  it("lets only one of two simultaneous requests with the same assertion through", async () => {
+    const key = await makeKey("EdDSA");
+    const clientId = await keyClient({ jwks: { keys: [key.publicJwk] } });
+    const jwt = await assertion(key, clientId);
+    const statuses = (await Promise.all([withAssertion(jwt), withAssertion(jwt), withAssertion(jwt)])).map(
+      (r) => r.status,
+    );
+    expect(statuses.sort()).toEqual([200, 401, 401]);
+  });
+
+  it("skips a registered key WebCrypto cannot import (a point off the curve): 401 and an error log, not 500", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const key = await makeKey("ES256");
+    const offCurve = { ...key.publicJwk, kid: "bad", y: jose.base64url.encode(new Uint8Array(32).fill(7)) };
+    const clientId = await keyClient({ jwks: { keys: [offCurve, key.publicJwk] } });
+    await expectInvalidClient(await withAssertion(await assertion(key, clientId, {}, { kid: "bad" })));
+    await expectToken(await withAssertion(await assertion(key, clientId)));
+    expect(errors.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(/client_key_unusable.*update .* --jwks/);
+  });
+
   describe("answers every failure with the same 401 invalid_client", async () => {
     const key = await makeKey("ES256");
     const other = await makeKey("ES256", key.kid);
@@ -433,6 +471,41 @@ describe("private_key_jwt with a jwks_uri", () => {
     }, 10_000);
   });
 
+  it("backs off after a failed fetch: one fetch per 10 s per isolate, whatever the request rate", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const url = `https://client.example/${crypto.randomUUID()}/jwks.json`;
+    const calls = serve({ [url]: () => new Response("down", { status: 503 }) });
+    const key = await makeKey("ES256");
+    const clientId = await keyClient({ jwksUri: url });
+    for (let i = 0; i < 4; i++) expect((await withAssertion(await assertion(key, clientId))).status).toBe(503);
+    expect(calls[url]).toBe(1);
+    vi.useFakeTimers({ now: Date.now() + 11_000, toFake: ["Date"] });
+    expect((await withAssertion(await assertion(key, clientId))).status).toBe(503);
+    expect(calls[url]).toBe(2);
+  });
+
+  it("answers 401, not 503, for a made-up kid while the JWKS URL is down (a refetch that fails finds no key)", async () => {
+    const url = `https://client.example/${crypto.randomUUID()}/jwks.json`;
+    const key = await makeKey("ES256");
+    let up = true;
+    serve({ [url]: () => (up ? json({ keys: [key.publicJwk] }) : new Response("", { status: 500 })) });
+    const clientId = await keyClient({ jwksUri: url });
+    await expectToken(await withAssertion(await assertion(key, clientId)));
+    up = false;
+    vi.useFakeTimers({ now: Date.now() + 61_000, toFake: ["Date"] });
+    await expectInvalidClient(await withAssertion(await assertion(key, clientId, {}, { kid: "made-up" })));
+  });
+
+  it("matches an RSA key without alg for RS256 and PS256 alike (RFC 7517 makes alg optional)", async () => {
+    const url = `https://client.example/${crypto.randomUUID()}/jwks.json`;
+    const pair = await jose.generateKeyPair("PS256", { extractable: true });
+    const { alg: _alg, ...noAlg } = { ...(await jose.exportJWK(pair.publicKey)), kid: "rsa", alg: undefined };
+    serve({ [url]: () => json({ keys: [noAlg] }) });
+    const clientId = await keyClient({ jwksUri: url });
+    const ps256 = { alg: "PS256" as const, kid: "rsa", publicJwk: noAlg, privateKey: pair.privateKey };
+    await expectToken(await withAssertion(await assertion(ps256, clientId)));
+  });
+
   it("keeps serving from the cached keys when a refresh fails", async () => {
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const url = `https://client.example/${crypto.randomUUID()}/jwks.json`;
@@ -536,6 +609,13 @@ describe("federated workload identity", () => {
         await expectInvalidClient(await withAssertion(await make(base), { client_id: clientId }));
       });
     }
+  });
+
+  it("answers 503 when an https issuer's discovery points at a plain-http jwks_uri", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const { base } = outsideIssuer(crypto.randomUUID(), { jwks_uri: "http://localhost:8080/keys" });
+    const clientId = await federatedClient(base);
+    expect((await withAssertion(await workloadToken(base), { client_id: clientId })).status).toBe(503);
   });
 
   it("answers 503 when discovery fails or names another issuer, never a token", async () => {

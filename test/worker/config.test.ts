@@ -184,3 +184,19 @@ describe("in-isolate client cache (CLIENT_CACHE_TTL)", () => {
     expect((await call(tokenRequest(client), { CLIENT_CACHE_TTL: "0" })).status).toBe(401);
   });
 });
+
+describe("on/off and numeric vars", () => {
+  it("refuses an AUDIT_LOG or DPOP_NONCE that is neither on nor off, naming both in one line", async () => {
+    const line = await configurationError({ AUDIT_LOG: "quiet", DPOP_NONCE: "yes" });
+    expect(line.cause).toMatch(/AUDIT_LOG is "quiet"/);
+    expect(line.cause).toMatch(/DPOP_NONCE is "yes"/);
+    expect(line.fix).toMatch(/AUDIT_LOG.*"on" or "off"/);
+    expect(line.fix).toMatch(/DPOP_NONCE.*"on" or "off"/);
+  });
+
+  it("reads a var given as a TOML number, as wrangler passes `DEFAULT_TOKEN_TTL = 900` through", async () => {
+    const client = await seedClient();
+    const res = await call(tokenRequest(client), { DEFAULT_TOKEN_TTL: 900, CLIENT_CACHE_TTL: 0 });
+    expect(((await res.json()) as { expires_in: number }).expires_in).toBe(900);
+  });
+});

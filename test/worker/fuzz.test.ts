@@ -7,9 +7,11 @@
 
 import { env, exports } from "cloudflare:workers";
 import fc from "fast-check";
+import * as jose from "jose";
 import { beforeAll, expect, it } from "vitest";
+import { newKeyClientRecord } from "../../src/clients/lifecycle.ts";
 import { generateSecret } from "../../src/clients/secrets.ts";
-import { basicAuth, ORIGIN, type SeededClient, seedClient } from "./helpers.ts";
+import { basicAuth, nowSeconds, ORIGIN, putRecord, type SeededClient, seedClient } from "./helpers.ts";
 
 const RUNS = Number((env as unknown as Record<string, unknown>).FUZZ_RUNS ?? 3000);
 const SEED = Number((env as unknown as Record<string, unknown>).FUZZ_SEED ?? 20261128);
@@ -24,12 +26,52 @@ const ERROR_CODES = new Set([
   "unsupported_token_type",
   "slow_down",
   "temporarily_unavailable",
+  "invalid_dpop_proof",
+  "use_dpop_nonce",
 ]);
+
+const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 let client: SeededClient;
 let validToken: string;
+/** A private_key_jwt client and its key, so that some cases carry a valid signed assertion. */
+const keyClientId = `fuzz-key-${crypto.randomUUID()}`;
+let clientKey: CryptoKeyPair;
+
+/** A valid assertion for the key client, fresh jti each time (RFC 7523 §3). */
+function validAssertion(): Promise<string> {
+  const now = nowSeconds();
+  return new jose.SignJWT({
+    iss: keyClientId,
+    sub: keyClientId,
+    aud: ORIGIN,
+    iat: now,
+    exp: now + 60,
+    jti: crypto.randomUUID(),
+  })
+    .setProtectedHeader({ alg: "ES256", kid: "fuzz" })
+    .sign(clientKey.privateKey);
+}
+
+/** A valid DPoP proof for the token endpoint (RFC 9449 §4.2). */
+async function validProof(): Promise<string> {
+  return new jose.SignJWT({ htm: "POST", htu: `${ORIGIN}/oauth2/token`, iat: nowSeconds(), jti: crypto.randomUUID() })
+    .setProtectedHeader({ alg: "ES256", typ: "dpop+jwt", jwk: await jose.exportJWK(clientKey.publicKey) })
+    .sign(clientKey.privateKey);
+}
 
 beforeAll(async () => {
+  clientKey = await jose.generateKeyPair("ES256", { extractable: true });
+  await putRecord(
+    newKeyClientRecord(
+      {
+        clientId: keyClientId,
+        keys: { jwks: { keys: [{ ...(await jose.exportJWK(clientKey.publicKey)), kid: "fuzz", alg: "ES256" }] } },
+        settings: { name: "fuzz key client", scopes: ["read"] },
+      },
+      nowSeconds(),
+    ),
+  );
   client = await seedClient({ secret: `fuzz:${generateSecret()}`, canIntrospect: true, scopes: ["read", "write"] });
   const res = await exports.default.fetch(`${ORIGIN}/oauth2/token`, {
     method: "POST",
@@ -73,10 +115,46 @@ interface Generated {
   authorization: string | null;
   body: Uint8Array | string | null;
   valid: boolean;
+  /** Client assertion parameters to append: none, a valid one, or junk. */
+  assertion: { type: string | null; value: string | null } | "valid" | null;
+  /** A DPoP header: none, a valid proof, or junk. */
+  dpop: string | "valid" | null;
 }
 
+/** JWT-shaped junk: three base64url parts with random (often plausible) header and payload members. */
+const jwtLike = fc
+  .tuple(
+    fc.record(
+      {
+        alg: fc.constantFrom("none", "ES256", "EdDSA", "RS256", "HS256", "Ed25519", "PS256"),
+        kid: anyText,
+        typ: anyText,
+      },
+      { requiredKeys: [] },
+    ),
+    fc.record(
+      { iss: anyText, sub: anyText, aud: anyText, exp: fc.integer(), jti: anyText, htm: anyText, htu: anyText },
+      { requiredKeys: [] },
+    ),
+    fc.uint8Array({ maxLength: 70 }),
+  )
+  .map(
+    ([h, p, sig]) =>
+      `${jose.base64url.encode(JSON.stringify(h))}.${jose.base64url.encode(JSON.stringify(p))}.${jose.base64url.encode(sig)}`,
+  );
+
 const paramName = fc.oneof(
-  fc.constantFrom("grant_type", "client_id", "client_secret", "scope", "token", "token_type_hint", "resource"),
+  fc.constantFrom(
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "scope",
+    "token",
+    "token_type_hint",
+    "resource",
+    "client_assertion",
+    "client_assertion_type",
+  ),
   anyText,
 );
 
@@ -107,7 +185,7 @@ const formBody = (withValid: boolean) =>
       return params.join("&");
     });
 
-const request: fc.Arbitrary<Generated> = fc
+const anyRequest: fc.Arbitrary<Generated> = fc
   .record({
     method: fc.oneof(
       { arbitrary: fc.constant("POST"), weight: 8 },
@@ -118,7 +196,7 @@ const request: fc.Arbitrary<Generated> = fc
         arbitrary: fc.constantFrom("/oauth2/token", "/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"),
         weight: 8,
       },
-      { arbitrary: fc.constant("/.well-known/oauth-authorization-server"), weight: 1 },
+      { arbitrary: fc.constantFrom("/.well-known/oauth-authorization-server", "/.well-known/jwks.json"), weight: 1 },
       { arbitrary: headerText.map((p) => `/${encodeURIComponent(p)}`), weight: 1 },
     ),
     contentType: fc.option(
@@ -156,8 +234,22 @@ const request: fc.Arbitrary<Generated> = fc
         { body: "token=TOKEN", valid: false },
       ),
     ),
+    assertion: fc.oneof(
+      { arbitrary: fc.constant(null), weight: 6 },
+      { arbitrary: fc.constant("valid" as const), weight: 2 },
+      fc.record({
+        type: fc.option(fc.oneof(fc.constant(JWT_BEARER), anyText)),
+        value: fc.option(fc.oneof(jwtLike, anyText)),
+      }),
+    ),
+    dpop: fc.oneof(
+      { arbitrary: fc.constant(null), weight: 6 },
+      { arbitrary: fc.constant("valid"), weight: 1 },
+      jwtLike,
+      headerText,
+    ),
   })
-  .map(({ method, path, contentType, auth, body }) => {
+  .map(({ method, path, contentType, auth, body, assertion, dpop }) => {
     const resolve = (s: string) => s.replace("TOKEN", validToken ?? "");
     const validAuth = auth.header === "VALID" ? basicAuth(client.clientId, client.secret) : auth.header;
     return {
@@ -168,17 +260,58 @@ const request: fc.Arbitrary<Generated> = fc
       body:
         method === "GET" || method === "HEAD" ? null : typeof body.body === "string" ? resolve(body.body) : body.body,
       valid: auth.valid || body.valid,
+      assertion,
+      dpop,
     };
   });
 
+/** Token requests authenticated by a valid signed assertion, with or without scope and DPoP proofs. */
+const assertionRequest: fc.Arbitrary<Generated> = fc
+  .record({
+    scope: fc.option(fc.constantFrom("read", "write", "read write", "")),
+    dpop: fc.oneof(fc.constant(null), fc.constant("valid"), jwtLike, headerText),
+  })
+  .map(({ scope, dpop }) => ({
+    method: "POST",
+    path: "/oauth2/token",
+    contentType: "application/x-www-form-urlencoded",
+    authorization: null,
+    body:
+      scope === null
+        ? "grant_type=client_credentials"
+        : `grant_type=client_credentials&scope=${encodeURIComponent(scope)}`,
+    valid: false,
+    assertion: "valid" as const,
+    dpop,
+  }));
+
+const request = fc.oneof({ arbitrary: anyRequest, weight: 9 }, { arbitrary: assertionRequest, weight: 1 });
+
+/** The body with the case's assertion parameters appended (a valid assertion is signed now: single use). */
+async function withAssertion(g: Generated): Promise<Uint8Array | string | null> {
+  if (g.assertion === null || typeof g.body !== "string") return g.body;
+  const params =
+    g.assertion === "valid"
+      ? { client_assertion_type: JWT_BEARER, client_assertion: await validAssertion() }
+      : Object.fromEntries(
+          Object.entries({ client_assertion_type: g.assertion.type, client_assertion: g.assertion.value }).filter(
+            ([, v]) => v !== null,
+          ),
+        );
+  const extra = new URLSearchParams(params as Record<string, string>).toString();
+  return g.body === "" || extra === "" ? `${g.body}${extra}` : `${g.body}&${extra}`;
+}
+
 it(`keeps every response well-formed and never leaks a token (${RUNS} cases, seed ${SEED})`, async () => {
-  const seen = { tokens: 0, status: new Map<number, number>() };
+  const seen = { tokens: 0, dpop: 0, assertions: 0, status: new Map<number, number>() };
   await fc.assert(
     fc.asyncProperty(request, async (g) => {
       const headers = new Headers({ "CF-Connecting-IP": `203.0.113.${Math.floor(Math.random() * 250)}` });
       if (g.contentType !== null) headers.set("Content-Type", g.contentType);
       if (g.authorization !== null) headers.set("Authorization", g.authorization);
-      const res = await exports.default.fetch(`${ORIGIN}${g.path}`, { method: g.method, headers, body: g.body });
+      if (g.dpop !== null) headers.set("DPoP", g.dpop === "valid" ? await validProof() : g.dpop);
+      const body = await withAssertion(g);
+      const res = await exports.default.fetch(`${ORIGIN}${g.path}`, { method: g.method, headers, body });
       const text = await res.text();
       seen.status.set(res.status, (seen.status.get(res.status) ?? 0) + 1);
       expect(res.status).toBeLessThan(500);
@@ -194,7 +327,12 @@ it(`keeps every response well-formed and never leaks a token (${RUNS} cases, see
       if (issued) {
         seen.tokens++;
         expect(g.path).toBe("/oauth2/token");
-        expect(g.valid).toBe(true);
+        expect(g.valid || g.assertion === "valid").toBe(true);
+        const { token_type: tokenType } = JSON.parse(text) as { token_type: string };
+        // A token is DPoP-bound exactly when the request carried a valid proof (RFC 9449 §5).
+        expect(tokenType).toBe(g.dpop === "valid" ? "DPoP" : "Bearer");
+        if (tokenType === "DPoP") seen.dpop++;
+        if (g.assertion === "valid" && !g.valid) seen.assertions++;
       }
       if (g.path === "/oauth2/introspect" && res.status === 200) {
         const body = JSON.parse(text) as { active: unknown };
@@ -205,11 +343,13 @@ it(`keeps every response well-formed and never leaks a token (${RUNS} cases, see
     { numRuns: RUNS, seed: SEED },
   );
   console.info(
-    `fuzz: ${RUNS} cases, seed ${SEED}, tokens ${seen.tokens}, statuses ${JSON.stringify(Object.fromEntries(seen.status))}`,
+    `fuzz: ${RUNS} cases, seed ${SEED}, tokens ${seen.tokens} (DPoP ${seen.dpop}, by assertion ${seen.assertions}), statuses ${JSON.stringify(Object.fromEntries(seen.status))}`,
   );
   // The campaign really reached the interesting paths (valid tokens, client errors, auth failures, throttling).
   if (RUNS >= 1000) {
     expect(seen.tokens).toBeGreaterThan(0);
+    expect(seen.dpop).toBeGreaterThan(0);
+    expect(seen.assertions).toBeGreaterThan(0);
     for (const status of [200, 400, 401, 404, 405]) expect(seen.status.get(status) ?? 0).toBeGreaterThan(0);
   }
 }, 600_000);

@@ -293,6 +293,7 @@ describe("metadata (RFC 8414)", () => {
       introspection_endpoint_auth_signing_alg_values_supported: algs,
       revocation_endpoint_auth_methods_supported: methods,
       revocation_endpoint_auth_signing_alg_values_supported: algs,
+      dpop_signing_alg_values_supported: algs,
     });
     const token = await tokenFor(await seedClient());
     expect(jose.decodeJwt(token).iss).toBe(metadata.issuer);

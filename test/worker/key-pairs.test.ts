@@ -57,8 +57,8 @@ function signingSecrets(key: TestKey, retired: TestKey[] = []): Secrets {
   return secrets;
 }
 
-async function issue(client: SeededClient, secrets: Secrets): Promise<string> {
-  const res = await call(
+function tokenRequest(client: SeededClient, secrets: Secrets): Promise<Response> {
+  return call(
     `${ORIGIN}/oauth2/token`,
     {
       method: "POST",
@@ -67,6 +67,10 @@ async function issue(client: SeededClient, secrets: Secrets): Promise<string> {
     },
     secrets,
   );
+}
+
+async function issue(client: SeededClient, secrets: Secrets): Promise<string> {
+  const res = await tokenRequest(client, secrets);
   expect(res.status).toBe(200);
   return ((await res.json()) as { access_token: string }).access_token;
 }
@@ -370,15 +374,7 @@ describe("a TOKEN_SIGNING_JWK or TOKEN_VERIFICATION_JWKS that cannot be used: 50
   for (const [name, secrets, cause] of cases) {
     it(name, async () => {
       const errors = vi.spyOn(console, "error").mockImplementation(() => {});
-      const res = await call(
-        `${ORIGIN}/oauth2/token`,
-        {
-          method: "POST",
-          headers: { "Content-Type": FORM, Authorization: basicAuth(client.clientId, client.secret) },
-          body: "grant_type=client_credentials",
-        },
-        secrets,
-      );
+      const res = await tokenRequest(client, secrets);
       expect(res.status).toBe(500);
       const text = await res.text();
       expect(JSON.parse(text)).toEqual({

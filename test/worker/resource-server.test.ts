@@ -8,6 +8,7 @@ import api, { type ApiEnv } from "../../examples/resource-server/src/index.ts";
 import worker from "../../src/index.ts";
 import { deriveKid } from "../../src/jwt/keys.ts";
 import { keySetStats } from "../../src/remote/key-set.ts";
+import { hmacKeyLookup, verifyAccessToken } from "../../src/resource-server/index.ts";
 import { basicAuth, FORM, nowSeconds, ORIGIN, requestToken, seedClient } from "./helpers.ts";
 
 const AUDIENCE = "https://api.example.com";
@@ -44,10 +45,10 @@ describe("requireToken with the shared HMAC key", () => {
     expect(res.body.reports).toEqual(["q1", "q2"]);
   });
 
-  it("answers 401 with a Bearer challenge without a token (RFC 6750 §3)", async () => {
+  it("answers 401 with a Bearer and a DPoP challenge without a token (RFC 6750 §3, RFC 9449 §7.1)", async () => {
     const res = await callApi("GET", null);
     expect(res.status).toBe(401);
-    expect(res.challenge).toBe(`Bearer realm="${AUDIENCE}"`);
+    expect(res.challenge).toBe(`Bearer realm="${AUDIENCE}", DPoP algs="ES256 EdDSA RS256 PS256 Ed25519"`);
   });
 
   it("answers 403 insufficient_scope naming the missing scope", async () => {
@@ -230,5 +231,21 @@ describe("requireToken with keymint's JWKS (key-pair mode, no secret in the API)
     expect(res.status).toBe(500);
     expect(errors.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(/must use https/);
     errors.mockRestore();
+  });
+});
+
+describe("verifyAccessToken called directly (outside the middleware)", () => {
+  it("refuses a DPoP-bound token when no presentation is given: it came as Bearer (RFC 9449 §7.1)", async () => {
+    const now = nowSeconds();
+    const kid = await deriveKid(env.TOKEN_SIGNING_KEY);
+    const claims = { iss: ORIGIN, sub: "c", client_id: "c", aud: AUDIENCE, iat: now, exp: now + 60, jti: "j" };
+    const sign = (c: object) =>
+      new jose.SignJWT({ ...c })
+        .setProtectedHeader({ alg: "HS256", typ: "at+jwt", kid })
+        .sign(new TextEncoder().encode(env.TOKEN_SIGNING_KEY));
+    const expect_ = { keys: await hmacKeyLookup([env.TOKEN_SIGNING_KEY]), issuer: ORIGIN, audience: AUDIENCE };
+    expect((await verifyAccessToken(await sign(claims), expect_, now)).ok).toBe(true);
+    const bound = await verifyAccessToken(await sign({ ...claims, cnf: { jkt: "abc" } }), expect_, now);
+    expect(bound).toMatchObject({ ok: false, status: 401, error: "invalid_token", dpop: true });
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Example API protected by keymint tokens: public health check, reports readable with `read`, writable with
- * `write`. With KEYMINT_JWKS_URL set it verifies key-pair tokens against keymint's JWKS and holds no secret;
+ * `write`, payments only with a DPoP-bound token and a proof (RFC 9449). With KEYMINT_JWKS_URL set it verifies key-pair tokens against keymint's JWKS and holds no secret;
  * otherwise it verifies HS256 tokens with the shared TOKEN_SIGNING_KEY.
  */
 
@@ -26,10 +26,13 @@ const fetcher = (env: Env) => env.KEYMINT as ApiEnv["KEYMINT"];
 
 type Guard = MiddlewareHandler<{ Variables: TokenVariables }>;
 
-/** Key-pair mode when KEYMINT_JWKS_URL is set, HMAC mode otherwise. */
-function tokenWith(scopes: string[]): Guard {
-  const viaJwks = requireToken({ issuer, audience, scopes, jwksUrl, fetcher });
-  const viaHmac = requireToken({ issuer, audience, scopes });
+/**
+ * Key-pair mode when KEYMINT_JWKS_URL is set, HMAC mode otherwise. Bearer tokens and DPoP-bound tokens (with
+ * a proof) are both accepted unless `dpop` is "required".
+ */
+function tokenWith(scopes: string[], dpop: "allowed" | "required" = "allowed"): Guard {
+  const viaJwks = requireToken({ issuer, audience, scopes, jwksUrl, fetcher, dpop });
+  const viaHmac = requireToken({ issuer, audience, scopes, dpop });
   return (c, next) => ((c.env as ApiEnv).KEYMINT_JWKS_URL ? viaJwks : viaHmac)(c, next);
 }
 
@@ -43,5 +46,10 @@ api.get("/reports", tokenWith(["read"]), (c) => {
 });
 
 api.post("/reports", tokenWith(["write"]), (c) => c.json({ created: true, by: c.get("token").client_id }, 201));
+
+// Sender-constrained only (RFC 9449): a stolen token is useless without the client's private key.
+api.post("/payments", tokenWith(["write"], "required"), (c) =>
+  c.json({ paid: true, by: c.get("token").client_id, key: c.get("token").cnf?.jkt }, 201),
+);
 
 export default api;

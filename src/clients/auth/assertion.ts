@@ -5,10 +5,12 @@
  * src/oauth/client-assertion.ts. Each failure is one `detail` for the log; the caller answers the same 401.
  */
 
-import { type AsymmetricAlg, canonicalAlg, isAsymmetricAlg } from "../../jwt/jwk.ts";
+import { type AsymmetricAlg, canonicalAlg, isAsymmetricAlg, JwkError } from "../../jwt/jwk.ts";
 import { importVerificationJwk, type VerificationKey } from "../../jwt/keys.ts";
 import { type JwsHeader, peekJws, verifyJws } from "../../jwt/verify.ts";
+import { log } from "../../log.ts";
 import {
+  ASSERTION_LEEWAY,
   clientAssertionFailure,
   federatedTokenFailure,
   isAssertionTyp,
@@ -16,7 +18,7 @@ import {
 } from "../../oauth/client-assertion.ts";
 import { discoverJwksUri } from "../../remote/discovery.ts";
 import type { Fetcher } from "../../remote/fetch-json.ts";
-import { remoteKeySet } from "../../remote/key-set.ts";
+import { pickKey, remoteKeySet } from "../../remote/key-set.ts";
 import { CLIENT_KEY_ALGS } from "../record.ts";
 import type { PreparedClient } from "../store.ts";
 import { claimAssertionId, type ReplayStore } from "./replay.ts";
@@ -39,11 +41,9 @@ function fail(reason: string): AssertionResult {
   return { ok: false, reason };
 }
 
-/** The key a header designates among `keys`: by `kid`, or the only key of its `alg` when it names none. */
-function pickKey(keys: readonly VerificationKey[], header: JwsHeader, alg: string): VerificationKey | undefined {
-  if (typeof header.kid === "string") return keys.find((k) => k.kid === header.kid);
-  const candidates = keys.filter((k) => k.alg === alg);
-  return candidates.length === 1 ? candidates[0] : undefined;
+/** The header's `kid`, when it names one. */
+function kidOf(header: JwsHeader): string | undefined {
+  return typeof header.kid === "string" ? header.kid : undefined;
 }
 
 /** A client's registered keys, imported once per cached record (a new record, after a change, imports again). */
@@ -53,29 +53,59 @@ async function registeredKeys(client: PreparedClient): Promise<readonly Verifica
   const cached = imported.get(client);
   if (cached !== undefined) return cached;
   const jwks = client.record.jwks?.keys ?? [];
-  const keys = await Promise.all(jwks.map(async (jwk) => (await importVerificationJwk(jwk, ALGS, false)).key));
-  imported.set(client, keys);
-  return keys;
+  const keys = await Promise.all(
+    jwks.map(async (jwk, i) => {
+      try {
+        return (await importVerificationJwk(jwk, ALGS, false)).key;
+      } catch (err) {
+        if (!(err instanceof JwkError)) throw err;
+        // A key WebCrypto refuses (e.g. a point not on its curve) can never verify: skip it, once per record.
+        log("error", "client_key_unusable", {
+          client_id: client.record.client_id,
+          key: i,
+          cause: err.message,
+          fix: `replace the client's keys: npm run -s clients -- update ${client.record.client_id} --jwks FILE`,
+        });
+        return null;
+      }
+    }),
+  );
+  const usable = keys.filter((key): key is VerificationKey => key !== null);
+  imported.set(client, usable);
+  return usable;
 }
 
 /**
- * Stand-in public keys per algorithm, made on first use (Workers forbid random values at start-up): an assertion
- * for an unknown client, or for a client that has no keys, is checked against one of them, so that it costs a
- * signature verification like any other and never verifies.
+ * Stand-in public keys per algorithm: an assertion for an unknown client, or for a client that has no keys, is
+ * checked against one of them, so that it costs a signature verification like any other. Nobody holds their
+ * private halves (they were thrown away when these were made), so nothing ever verifies; being public, they are
+ * imported in microseconds instead of generated (an RSA key pair would cost tens of milliseconds).
  */
-const decoys = new Map<AsymmetricAlg, VerificationKey>();
-const DECOY_PARAMS: Record<AsymmetricAlg, Parameters<typeof crypto.subtle.generateKey>[0]> = {
-  ES256: { name: "ECDSA", namedCurve: "P-256" },
-  EdDSA: { name: "Ed25519" },
-  RS256: { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
-  PS256: { name: "RSA-PSS", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+const DECOY_JWKS: Record<"ES256" | "EdDSA" | "RSA", Record<string, string>> = {
+  ES256: {
+    kty: "EC",
+    crv: "P-256",
+    x: "r-_JXexxKoMFacQSoAGNLoTZ6SMthQ6bNIDSTw5RHns",
+    y: "7OlHfIj9Qi3Yri2qWyePrf5NYVsLsOUaU_oubamnkPQ",
+  },
+  EdDSA: { kty: "OKP", crv: "Ed25519", x: "4lkgXKuZoZ0qvOlNbNOfQd8bCZXYcREmIHDwI_t0uyQ" },
+  RSA: {
+    kty: "RSA",
+    e: "AQAB",
+    n:
+      "uiS-2rWKIzRPQxTCqhlOIRnWk4JTS-i57f_l6zxfIHEKtrPgIIOfvPBPKgnOhByfWNF47gaoGw19-RkoVVxasIeDOwTI-sOKqf03" +
+      "HU6zueA95bStVg8mmP2orIhyEiKn2wedZUfPA6bpDqc7Ey3r_zeOQcXSrtc8bj3m4riHVFPzH1OKk6J8G4H_cV1oM9rx-I70ABSF" +
+      "L9P8xxRRWLnqaeW91iaSD5VizTI_XK_PK7lYS7xgWrl0HDMHmsgsl-LH8IQpfM-m_ICzVZIb2j-_K_nVyyWJg5Mewy-tzr5cF5qj" +
+      "-zuFb-KZn-0vj23Y-MGJuAbHn907yLRZzR99jTvALQ",
+  },
 };
+const decoys = new Map<AsymmetricAlg, VerificationKey>();
 
 async function decoyKey(alg: AsymmetricAlg): Promise<VerificationKey> {
   const existing = decoys.get(alg);
   if (existing !== undefined) return existing;
-  const pair = (await crypto.subtle.generateKey(DECOY_PARAMS[alg], false, ["sign", "verify"])) as CryptoKeyPair;
-  const key = { kid: "", alg, cryptoKey: pair.publicKey };
+  const jwk = alg === "ES256" || alg === "EdDSA" ? DECOY_JWKS[alg] : DECOY_JWKS.RSA;
+  const key = (await importVerificationJwk({ ...jwk, alg }, ALGS, false)).key;
   decoys.set(alg, key);
   return key;
 }
@@ -100,9 +130,7 @@ async function ownAssertion(
     typ: isAssertionTyp,
     algorithms: ALGS,
     key: (header, alg) =>
-      set === null
-        ? pickKey(keys ?? [], header, alg)
-        : set.key(typeof header.kid === "string" ? header.kid : undefined, alg, ctx.fetcher),
+      set === null ? pickKey(keys ?? [], kidOf(header), alg) : set.key(kidOf(header), alg, ctx.fetcher),
   });
   if (!verified.ok) return fail(verified.error === "unknown_kid" ? "unknown_key" : `assertion_${verified.error}`);
   const failure = clientAssertionFailure(verified.payload, verified.header, {
@@ -113,7 +141,9 @@ async function ownAssertion(
   });
   if (failure !== null) return fail(failure);
   const { jti, exp } = verified.payload as { jti: string; exp: number };
-  if (!(await claimAssertionId(ctx.replay, record.client_id, jti, exp, ctx.now))) return fail("assertion_replayed");
+  // Remembered as long as the assertion could pass the time checks: until exp plus the leeway.
+  const until = exp + ASSERTION_LEEWAY;
+  if (!(await claimAssertionId(ctx.replay, record.client_id, jti, until, ctx.now))) return fail("assertion_replayed");
   return { ok: true, client };
 }
 
@@ -125,7 +155,7 @@ async function federatedToken(client: PreparedClient, token: string, ctx: Assert
   const verified = await verifyJws(token, {
     typ: isFederatedTyp,
     algorithms: ALGS,
-    key: (header, alg) => set.key(typeof header.kid === "string" ? header.kid : undefined, alg, ctx.fetcher),
+    key: (header, alg) => set.key(kidOf(header), alg, ctx.fetcher),
   });
   if (!verified.ok) return fail(verified.error === "unknown_kid" ? "unknown_key" : `assertion_${verified.error}`);
   const failure = federatedTokenFailure(verified.payload, {

@@ -1,9 +1,11 @@
 /** keymint driven by a real, independent OAuth client library (panva/oauth4webapi). */
 
-import { exports } from "cloudflare:workers";
+import { createExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
 import * as jose from "jose";
 import * as oauth from "oauth4webapi";
 import { describe, expect, it } from "vitest";
+import api from "../../../examples/resource-server/src/index.ts";
 import { newKeyClientRecord } from "../../../src/clients/lifecycle.ts";
 import { nowSeconds, putRecord, seedClient } from "../helpers.ts";
 
@@ -88,4 +90,42 @@ describe("oauth4webapi private_key_jwt (RFC 7523)", () => {
       expect(jose.decodeJwt(result.access_token)).toMatchObject({ client_id: clientId, scope: "read" });
     });
   }
+});
+
+describe("oauth4webapi DPoP (RFC 9449)", () => {
+  it("gets a DPoP-bound token with oauth4webapi's proofs and calls the kit with it", async () => {
+    const client = await seedClient({ scopes: ["read"], audiences: ["https://api.example.com"] });
+    const dpop = oauth.DPoP({}, await oauth.generateKeyPair("ES256"));
+    const request = () =>
+      oauth.clientCredentialsGrantRequest(
+        as,
+        { client_id: client.clientId },
+        oauth.ClientSecretBasic(client.secret),
+        new URLSearchParams({ scope: "read" }),
+        { DPoP: dpop, [oauth.customFetch]: viaWorker },
+      );
+    const result = await oauth.processClientCredentialsResponse(as, { client_id: client.clientId }, await request());
+    expect(result.token_type).toBe("dpop");
+    expect(jose.decodeJwt(result.access_token).cnf).toMatchObject({ jkt: expect.any(String) });
+    const apiEnv = {
+      KEYMINT_ISSUER: ORIGIN,
+      API_AUDIENCE: "https://api.example.com",
+      KEYMINT_JWKS_URL: "",
+      TOKEN_SIGNING_KEY: env.TOKEN_SIGNING_KEY,
+    };
+    const response = await oauth.protectedResourceRequest(
+      result.access_token,
+      "GET",
+      new URL("https://api.example.com/reports"),
+      new Headers(),
+      null,
+      {
+        DPoP: dpop,
+        [oauth.customFetch]: async (input, init) =>
+          api.fetch(new Request(input, init as RequestInit), apiEnv, createExecutionContext()),
+      },
+    );
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { for: string }).for).toBe(client.clientId);
+  });
 });

@@ -1,0 +1,83 @@
+/** DPoP at the token endpoint (RFC 9449 §5): the request's proof, or its absence, for an authenticated client. */
+
+import type { PreparedClient } from "../clients/store.ts";
+import { peekJws } from "../jwt/verify.ts";
+import { checkDpopProof, DpopReplayCache } from "../oauth/dpop.ts";
+import { OAuthError } from "../oauth/errors.ts";
+import { currentNonce, deriveNonceKey, isFreshNonce } from "../tokens/dpop-nonce.ts";
+import type { Exchange } from "./authenticated.ts";
+
+/** Proof `jti`s accepted by this isolate's token endpoint. */
+const replay = new DpopReplayCache();
+
+/** The nonce key, derived once per isolate from the signing key (kept as a value, never a shared promise). */
+let nonceMemo: { signing: string; key: CryptoKey } | undefined;
+
+async function nonceKeyOf(exchange: Exchange): Promise<CryptoKey> {
+  const signing = String(exchange.env.TOKEN_SIGNING_KEY ?? "");
+  if (nonceMemo?.signing === signing) return nonceMemo.key;
+  const key = await deriveNonceKey(signing);
+  nonceMemo = { signing, key };
+  return key;
+}
+
+async function nonceChallenge(exchange: Exchange, detail: string): Promise<OAuthError> {
+  return new OAuthError("use_dpop_nonce", "A fresh DPoP nonce is required", {
+    detail,
+    dpopNonce: await currentNonce(await nonceKeyOf(exchange), exchange.ctx.now),
+  });
+}
+
+/**
+ * With `DPOP_NONCE=on`, asks for a nonce (400 `use_dpop_nonce`) before the client is authenticated when the
+ * proof carries no fresh one: the client's retry may then reuse its credentials as they are, a client assertion
+ * included (whose `jti` would otherwise already be spent). The nonce read here is unverified; the full check
+ * after authentication verifies it again, signed.
+ */
+export async function requireFreshNonce(exchange: Exchange): Promise<void> {
+  if (!exchange.ctx.config.dpopNonce) return;
+  const proof = exchange.request.headers.get("dpop");
+  if (proof === null) return;
+  const nonce = peekJws(proof)?.payload.nonce;
+  if (!(await isFreshNonce(await nonceKeyOf(exchange), nonce, exchange.ctx.now))) {
+    throw await nonceChallenge(exchange, "dpop nonce (before client authentication)");
+  }
+}
+
+function invalidProof(description: string, reason: string): OAuthError {
+  return new OAuthError("invalid_dpop_proof", description, { detail: `dpop ${reason}` });
+}
+
+/**
+ * Checks the `DPoP` header of a token request and returns the thumbprint (`jkt`) the token must be bound to,
+ * or `undefined` when there is no proof and the client does not require one. A client registered with
+ * `dpop_bound_access_tokens` must send one. With `DPOP_NONCE=on`, a proof without a fresh server nonce gets
+ * 400 `use_dpop_nonce` with a new nonce in `DPoP-Nonce` (RFC 9449 §8).
+ */
+export async function tokenRequestProof(exchange: Exchange, client: PreparedClient): Promise<string | undefined> {
+  const proof = exchange.request.headers.get("dpop");
+  if (proof === null) {
+    if (!client.record.dpop_bound_access_tokens) return undefined;
+    throw invalidProof("This client must send a DPoP proof (RFC 9449 section 5)", "required");
+  }
+  const { config, now } = exchange.ctx;
+  const nonceKey = config.dpopNonce ? await nonceKeyOf(exchange) : undefined;
+  const result = await checkDpopProof(proof, {
+    method: exchange.request.method,
+    url: exchange.request.url,
+    now,
+    replay,
+    nonce: nonceKey === undefined ? undefined : (nonce) => isFreshNonce(nonceKey, nonce, now),
+  });
+  if (result.ok) {
+    exchange.audit.dpop_jkt = result.jkt;
+    return result.jkt;
+  }
+  if (result.reason === "nonce") throw await nonceChallenge(exchange, "dpop nonce");
+  throw invalidProof(result.description, result.reason);
+}
+
+/** The `DPoP-Nonce` to hand out with a response when nonces are on (RFC 9449 §8), else `undefined`. */
+export async function nextNonce(exchange: Exchange): Promise<string | undefined> {
+  return exchange.ctx.config.dpopNonce ? currentNonce(await nonceKeyOf(exchange), exchange.ctx.now) : undefined;
+}
