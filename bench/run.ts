@@ -46,7 +46,7 @@ import {
   summarizeRounds,
   tidy,
 } from "./lib/report.ts";
-import { dpopProof, type RequestPlan } from "./lib/requests.ts";
+import { dpopProof, type RequestPlan, requestSource } from "./lib/requests.ts";
 import {
   clientsNeeded,
   DEFAULT_SCENARIOS,
@@ -432,18 +432,24 @@ async function fetchTokens(
   return tokens;
 }
 
-/** Checks that one request of a scenario succeeds before any load (a wrong set-up fails fast and clearly). */
-async function probe(server: Server, row: RowId, plan: RequestPlan): Promise<void> {
-  let init: RequestInit & { path: string };
-  if (plan.kind === "list") {
-    init = { path: plan.path, method: plan.method, headers: plan.headers[0], body: plan.bodies?.[0] };
-  } else if (plan.kind === "basic") return;
-  else return;
-  const response = await fetch(`${server.url}${init.path}`, init);
+/**
+ * Checks that one request of a scenario succeeds, and means what the row says, before any load: a wrong set-up
+ * fails fast and clearly. Single-use plans spend one fresh item.
+ */
+async function probe(server: Server, row: RowId, plan: RequestPlan, seed: string): Promise<void> {
+  if (plan.kind === "basic") return;
+  const source = requestSource(plan, seed, 1);
+  const item = source.next();
+  const response = await fetch(`${server.url}${source.path}`, {
+    method: source.method,
+    headers: item.headers,
+    body: item.body,
+  });
   const text = await response.text();
   if (response.status !== 200)
     throw new Error(`${row}: the first request got ${response.status}: ${text.slice(0, 300)}`);
   if (row === "introspect" && !text.includes('"active":true')) throw new Error(`introspect: inactive token: ${text}`);
+  if (row === "dpop" && !text.includes('"token_type":"DPoP"')) throw new Error(`dpop: not a DPoP-bound token: ${text}`);
 }
 
 async function startServers(
@@ -582,7 +588,7 @@ async function main(): Promise<number> {
   for (const s of scenarios) {
     const plan = s.plan(planContext);
     plans.set(s.id, plan);
-    await probe(servers[s.server] as Server, s.id, plan);
+    await probe(servers[s.server] as Server, s.id, plan, seed);
   }
   const load = await LoadGenerator.start(seed);
   const ctx: Context = { settings, kv, load, servers, plans, rates: new Map(), waitedMs: 0 };
