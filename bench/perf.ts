@@ -49,7 +49,7 @@ const AREAS: [name: string, test: (dso: string, symbol: string) => boolean][] = 
   [
     "V8 garbage collection",
     (_, sym) =>
-      /v8::internal::(Heap|Scavenge|Scaveng|MarkCompact|Marking|ConcurrentMarking|MinorMark|Sweep|Evacuat|Compactor|GCTracer|RememberedSet|SlotSet|FreeList|PagedSpace|NewSpace|SemiSpace|LargeObjectSpace|MemoryAllocator|TracedHandles|GlobalHandles|IncrementalMarking|MainMarking|ObjectStats|LiveObject|PretenuringHandler|ArrayBufferSweeper|Page|MemoryChunk|MutablePageMetadata|PageMetadata|EmbedderTracing|CppHeap|UnifiedHeap)|cppgc::|heap::base::/.test(
+      /Scaveng|IsUnmodifiedApiObject|HeapTracer|ResetRoot|v8::internal::(Heap|Scavenge|Scaveng|MarkCompact|Marking|ConcurrentMarking|MinorMark|Sweep|Evacuat|Compactor|GCTracer|RememberedSet|SlotSet|FreeList|PagedSpace|NewSpace|SemiSpace|LargeObjectSpace|MemoryAllocator|TracedHandles|GlobalHandles|IncrementalMarking|MainMarking|ObjectStats|LiveObject|PretenuringHandler|ArrayBufferSweeper|Page|MemoryChunk|MutablePageMetadata|PageMetadata|EmbedderTracing|CppHeap|UnifiedHeap)|cppgc::|heap::base::/.test(
         sym,
       ),
   ],
