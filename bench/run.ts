@@ -87,6 +87,10 @@ const FLAGS = {
     help: "seconds to wait, before a window, for other load on the machine to end (default 180 per run)",
   },
   "no-micro": { kind: "boolean", help: "skip the microbenchmark" },
+  report: {
+    kind: "string",
+    help: "re-summarize a results file (bench/results/latest.json) with the current report code; runs nothing",
+  },
   help: { kind: "boolean", help: "show this help" },
 } as const;
 
@@ -516,6 +520,20 @@ async function main(): Promise<number> {
   const argv = process.argv.slice(2);
   if (argv.includes("--help")) {
     process.stderr.write(`${usage(COMMAND, FLAGS)}\n`);
+    return 0;
+  }
+  const reportFile = stringFlag(parseFlags(argv, FLAGS), "report");
+  if (reportFile !== undefined) {
+    const old = JSON.parse(readFileSync(reportFile, "utf8")) as Report;
+    const summaries = summarizeRounds(old.rounds, old.settings.scenarios);
+    const writers = new Set(SCENARIOS.filter((s) => s.writes).map((s) => s.id));
+    const again: Report = {
+      ...old,
+      summaries,
+      firstRound: firstRoundCheck(old.rounds),
+      targets: evaluateTargets(summaries, old.rounds, old.micro, writers),
+    };
+    process.stdout.write(`${consoleReport(again)}\n`);
     return 0;
   }
   const settings = parseSettings(argv);

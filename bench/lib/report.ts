@@ -139,15 +139,25 @@ export interface Report {
   failures: Failure[];
 }
 
-/** The floor window run closest in time to `r` (the next one on a tie): the machine's speed drifts. */
+/**
+ * The floor as it ran around `r`: the mean of the nearest floor window before it and the nearest after it (one of
+ * them at the ends of the run). This machine's speed drifts by tens of percent within a minute; bracketing a
+ * window by floor windows on both sides cancels a linear drift, which a single nearest window does not.
+ */
 function partner(r: RoundMeasurement, floors: readonly RoundMeasurement[]): RoundMeasurement | undefined {
-  let best: RoundMeasurement | undefined;
+  let before: RoundMeasurement | undefined;
+  let after: RoundMeasurement | undefined;
   for (const f of floors) {
-    const distance = Math.abs(f.sequence - r.sequence);
-    const bestDistance = best === undefined ? Number.POSITIVE_INFINITY : Math.abs(best.sequence - r.sequence);
-    if (distance < bestDistance || (distance === bestDistance && f.sequence > r.sequence)) best = f;
+    if (f.sequence < r.sequence && (before === undefined || f.sequence > before.sequence)) before = f;
+    if (f.sequence > r.sequence && (after === undefined || f.sequence < after.sequence)) after = f;
   }
-  return best;
+  if (before === undefined || after === undefined) return before ?? after;
+  return {
+    ...after,
+    okPerSecond: (before.okPerSecond + after.okPerSecond) / 2,
+    cpuUsPerRequest: (before.cpuUsPerRequest + after.cpuUsPerRequest) / 2,
+    p99Ms: (before.p99Ms + after.p99Ms) / 2,
+  };
 }
 
 function spread(values: readonly number[]): Spread | null {
@@ -514,7 +524,7 @@ ${roundsTable(report.rounds)}
 
 ## How to read it
 
-- **floor (bare Worker)** is a plain \`fetch\` handler (bench/workers/floor.ts) that reads the request body and answers every request with a constant, token-shaped JSON body and keymint's headers. It costs what any Worker costs here: workerd, HTTP parsing, loopback. Nothing can be faster. A floor window runs next to every scenario window, and every comparison (**ratio to floor**, **own CPU**) pairs a scenario's window with the floor window nearest to it in time, then takes the median over rounds, with the min–max of the per-round figures: this machine's speed drifts by tens of percent over minutes (a shared VM), which pairing cancels and comparing independent medians would not.
+- **floor (bare Worker)** is a plain \`fetch\` handler (bench/workers/floor.ts) that reads the request body and answers every request with a constant, token-shaped JSON body and keymint's headers. It costs what any Worker costs here: workerd, HTTP parsing, loopback. Nothing can be faster. Floor windows bracket the scenario windows, and every comparison (**ratio to floor**, **own CPU**) pairs a scenario's window with the mean of the floor windows just before and just after it, then takes the median over rounds, with the min–max of the per-round figures: this machine's speed drifts by tens of percent within a minute (a shared VM), which bracketing cancels and comparing independent medians would not.
 - **Hono floor** is the same constant answer through a minimal \`hono/tiny\` app with the routes the scenarios call: its own CPU is what the router costs. The p99 target compares each round's p99 with the same round's Hono floor p99.
 - **CPU µs/req** is the workerd process's user + system CPU time (all threads, /proc/<pid>/stat) over the measured window, divided by the responses in it: the number that matters on Workers, which bill and limit CPU time. **own CPU µs** subtracts the paired floor's.
 - **req/s and latency** come from a closed loop of ${settings.connections} connections on the same ${m.cores} cores as the server. workerd runs a Worker on one thread, so throughput is about 1 ÷ CPU per request and latency is mostly queueing (≈ connections ÷ throughput). In a closed loop a GC pause delays the requests in flight (${settings.connections}): when scavenges come more often than once per ${settings.connections * 100} requests, more than 1 % of requests wait for one and p99 becomes the scavenge pause. That is why **V8 heap allocated B/req** drives p99.
