@@ -19,7 +19,7 @@ import type { JsonWebKey } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { booleanFlag, integerFlag, numberFlag, parseFlags, stringFlag, UsageError, usage } from "./lib/args.ts";
-import { rootPath } from "./lib/bundle.ts";
+import { type Bundle, bundleProjectAt, rootPath } from "./lib/bundle.ts";
 import { basicAuthorization, benchCredentials, type Credentials, newSeed, TOKEN_PATH } from "./lib/clients.ts";
 import { keyPair } from "./lib/fixtures.ts";
 import { gcRecordsIn, summarizeGc } from "./lib/gc.ts";
@@ -29,6 +29,7 @@ import { type MicroResult, runMicro } from "./lib/micro.ts";
 import { cleanupAll, exitOnSignals, fileSize, grepRange, info, isStopping, makeTempDir, sleep } from "./lib/process.ts";
 import { machineInfo, processCpuMicros, type SystemCpu, systemCpu } from "./lib/procfs.ts";
 import {
+  baselineComparison,
   consoleReport,
   DISTURBED_OTHER_CORES,
   DISTURBED_STEAL_CORES,
@@ -87,6 +88,10 @@ const FLAGS = {
     help: "seconds to wait, before a window, for other load on the machine to end (default 180 per run)",
   },
   "no-micro": { kind: "boolean", help: "skip the microbenchmark" },
+  baseline: {
+    kind: "string",
+    help: "also serve keymint as it was at this git revision and run its HS256 secret rows next to the current ones (same-run before/after)",
+  },
   report: {
     kind: "string",
     help: "re-summarize a results file (bench/results/latest.json) with the current report code; runs nothing",
@@ -120,11 +125,19 @@ function parseSettings(argv: readonly string[]): RunSettings {
     retries: integerFlag(flags, "retries") ?? (quick ? 0 : 2),
     maxWaitSeconds: numberFlag(flags, "max-wait") ?? (quick ? 10 : 180),
     skipped: [],
+    baseline: stringFlag(flags, "baseline") ?? null,
     micro: !booleanFlag(flags, "no-micro"),
   };
 }
 
 type ServerName = ServerId | typeof FLOOR | typeof HONO_FLOOR;
+
+/** Scenarios added for this run (the `@baseline` twins of --baseline). */
+const extraScenarios = new Map<string, Scenario>();
+
+function scenario(id: string): Scenario | undefined {
+  return extraScenarios.get(id) ?? scenarioById(id);
+}
 
 interface Step {
   sequence: number;
@@ -227,13 +240,13 @@ const FLOOR_PLAN: RequestPlan = { kind: "basic", path: TOKEN_PATH, body: "grant_
 
 function rowServer(row: RowId): ServerName {
   if (row === FLOOR || row === HONO_FLOOR) return row;
-  return (scenarioById(row) as Scenario).server;
+  return (scenario(row) as Scenario).server;
 }
 
 function rowLabel(row: RowId): string {
   if (row === FLOOR) return "floor (bare Worker)";
   if (row === HONO_FLOOR) return "Hono floor";
-  return (scenarioById(row) as Scenario).label;
+  return (scenario(row) as Scenario).label;
 }
 
 function planOf(ctx: Context, row: RowId): RequestPlan {
@@ -251,7 +264,7 @@ async function measureOnce(
   const { kv, load, settings } = ctx;
   let kvBefore: KvStats | undefined;
   let before: Sample | undefined;
-  const scenario = scenarioById(step.row);
+  const def = scenario(step.row);
   const result = await load.round(
     {
       url: server.url,
@@ -259,7 +272,7 @@ async function measureOnce(
       warmupSeconds,
       durationSeconds: settings.durationSeconds,
       plan: planOf(ctx, step.row),
-      expectedRate: ctx.rates.get(step.row) ?? scenario?.expectedRate ?? 10_000,
+      expectedRate: ctx.rates.get(step.row) ?? def?.expectedRate ?? 10_000,
     },
     async () => {
       kvBefore = await kv.stats();
@@ -462,6 +475,7 @@ async function startServers(
   scenarios: readonly Scenario[],
   kv: KvService,
   signingKey: string,
+  baseline: Bundle | undefined,
 ): Promise<Partial<Record<ServerName, Server>>> {
   const needed = new Set<ServerName>(scenarios.map((s) => s.server));
   if (needed.has("api-hmac")) needed.add("keymint");
@@ -509,6 +523,15 @@ async function startServers(
       bundle: apiBundle,
       issuer: es.url,
       jwksUrl: `${es.url}/.well-known/jwks.json`,
+    });
+  }
+  if (baseline !== undefined) {
+    servers["keymint-baseline"] = await startKeymint({
+      name: "keymint-baseline",
+      bundle: baseline,
+      kvPort: kv.port,
+      signingKey,
+      probe: probeClient,
     });
   }
   servers[FLOOR] = await startFloor("floor", floorBundle);
@@ -562,7 +585,29 @@ async function main(): Promise<number> {
   const signingKey = randomSigningKey();
   info("bundling keymint, the example API and the floors (wrangler deploy --dry-run), seeding the KV service");
   const kv = await startKvService(dir, seed, clientsNeeded(scenarios));
-  const servers = await startServers(dir, seed, scenarios, kv, signingKey);
+  let baselineBundle: Bundle | undefined;
+  if (settings.baseline !== null) {
+    const bundled = await bundleProjectAt(settings.baseline, dir);
+    baselineBundle = bundled;
+    settings.baselineCommit = bundled.commit;
+    // Every HS256 secret-path row gets a twin served by the baseline, run right after it in each round.
+    const twins: Scenario[] = [];
+    for (const s of scenarios) {
+      if (s.server !== "keymint") continue;
+      if (!["hs256", "hs256-1000", "hs256-100000", "hs256-audit-off"].includes(s.id)) continue;
+      const twin: Scenario = {
+        ...s,
+        id: `${s.id}@baseline`,
+        label: `${s.label} — baseline ${bundled.commit}`,
+        server: "keymint-baseline",
+      };
+      extraScenarios.set(twin.id, twin);
+      twins.push(twin);
+    }
+    scenarios = scenarios.flatMap((s) => [s, ...twins.filter((t) => t.id === `${s.id}@baseline`)]);
+    settings.scenarios = scenarios.map((s) => s.id);
+  }
+  const servers = await startServers(dir, seed, scenarios, kv, signingKey, baselineBundle);
   info(
     `workerd: ${Object.entries(servers)
       .map(([name, s]) => `${name} ${s?.proc.pid} (${s?.url})`)
@@ -625,7 +670,7 @@ async function main(): Promise<number> {
           warmupSeconds: settings.initialWarmupSeconds,
           durationSeconds: 0.5,
           plan: planOf(ctx, row),
-          expectedRate: scenarioById(row)?.expectedRate ?? 10_000,
+          expectedRate: scenario(row)?.expectedRate ?? 10_000,
         },
         async () => {},
       );
@@ -652,6 +697,7 @@ async function main(): Promise<number> {
     summaries,
     firstRound: firstRoundCheck(rounds),
     targets: evaluateTargets(summaries, rounds, micro, writers),
+    baseline: baselineComparison(rounds, settings.scenarios),
     micro,
     rounds: rounds.map(tidy),
     totalSeconds: (performance.now() - started) / 1000,

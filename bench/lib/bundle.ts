@@ -1,6 +1,6 @@
 /** Bundles Workers exactly as `wrangler deploy` would (`wrangler deploy --dry-run --outdir`). */
 
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runCommand } from "./process.ts";
@@ -44,9 +44,9 @@ export async function projectCompatibility(): Promise<Compatibility> {
 }
 
 /** Runs the project's wrangler with the Node that runs this script (wrangler needs Node >= 22). */
-function wrangler(args: readonly string[]): Promise<string> {
+function wrangler(args: readonly string[], cwd = ROOT): Promise<string> {
   return runCommand(process.execPath, [rootPath("node_modules/wrangler/bin/wrangler.js"), ...args], {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1", NO_COLOR: "1" },
   });
 }
@@ -88,6 +88,27 @@ export async function bundleProject(outDir: string): Promise<Bundle> {
   const compat = await projectCompatibility();
   await wrangler(["deploy", "--dry-run", "--outdir", outDir]);
   return { dir: outDir, modules: await collectModules(outDir, "index.js"), ...compat };
+}
+
+/**
+ * Bundles the project Worker as it was at git revision `ref` (its src/, wrangler.toml and package.json, exported
+ * with `git archive` into `<dir>/baseline-src`, with this checkout's node_modules), into `<dir>/keymint-baseline`:
+ * the "before" of a same-run before/after comparison.
+ */
+export async function bundleProjectAt(ref: string, dir: string): Promise<Bundle & { commit: string }> {
+  const commit = (await runCommand("git", ["rev-parse", "--short", `${ref}^{commit}`], { cwd: ROOT })).trim();
+  const source = join(dir, "baseline-src");
+  await mkdir(source, { recursive: true });
+  const archive = join(dir, "baseline.tar");
+  await runCommand("git", ["archive", "--format=tar", "-o", archive, commit, "src", "wrangler.toml", "package.json"], {
+    cwd: ROOT,
+  });
+  await runCommand("tar", ["-xf", archive, "-C", source]);
+  await symlink(rootPath("node_modules"), join(source, "node_modules"));
+  const outDir = join(dir, "keymint-baseline");
+  await mkdir(outDir, { recursive: true });
+  await wrangler(["deploy", "--dry-run", "--outdir", outDir], source);
+  return { dir: outDir, modules: await collectModules(outDir, "index.js"), ...(await projectCompatibility()), commit };
 }
 
 /**

@@ -105,6 +105,73 @@ export interface RunSettings {
   micro: boolean;
   /** Scenarios left out, and why (DPoP rows on a keymint without DPoP). */
   skipped: string[];
+  /** --baseline: the git revision served as the "before" keymint, and its commit. */
+  baseline: string | null;
+  baselineCommit?: string;
+}
+
+/** A scenario against its `@baseline` twin, round by round (the twin runs right after it). */
+export interface BaselineRow {
+  row: RowId;
+  rounds: number;
+  /** CPU µs per request: this checkout minus the baseline, per round. */
+  cpuDiffUs: Spread | null;
+  /** Requests per second: this checkout ÷ the baseline, per round. */
+  throughputRatio: Spread | null;
+  /** p99: this checkout ÷ the baseline, per round. */
+  p99Ratio: Spread | null;
+  /** V8 heap bytes allocated per request: this checkout minus the baseline, per round. */
+  allocatedDiffBytes: Spread | null;
+}
+
+export function baselineComparison(rounds: readonly RoundMeasurement[], rows: readonly RowId[]): BaselineRow[] {
+  const out: BaselineRow[] = [];
+  for (const row of rows) {
+    if (row.endsWith("@baseline") || !rows.includes(`${row}@baseline`)) continue;
+    const all = rounds
+      .filter((r) => r.row === row)
+      .flatMap((r) => {
+        const base = rounds.find((b) => b.row === `${row}@baseline` && b.round === r.round);
+        return base === undefined ? [] : [[r, base] as const];
+      });
+    // Undisturbed pairs, unless fewer than half of them are (then all, as `counted` does for rows).
+    const clean = all.filter(([r, b]) => !r.disturbed && !b.disturbed);
+    const pairs = clean.length > 0 && clean.length * 2 >= all.length ? clean : all;
+    out.push({
+      row,
+      rounds: pairs.length,
+      cpuDiffUs: spread(pairs.map(([r, b]) => r.cpuUsPerRequest - b.cpuUsPerRequest)),
+      throughputRatio: spread(pairs.map(([r, b]) => r.okPerSecond / b.okPerSecond)),
+      p99Ratio: spread(pairs.map(([r, b]) => r.p99Ms / b.p99Ms)),
+      allocatedDiffBytes: spread(
+        pairs.map(
+          ([r, b]) => (r.gc?.allocatedBytesPerRequest ?? Number.NaN) - (b.gc?.allocatedBytesPerRequest ?? Number.NaN),
+        ),
+      ),
+    });
+  }
+  return out;
+}
+
+export function baselineTable(rows: readonly BaselineRow[], commit: string | undefined): string {
+  return table(
+    [
+      `scenario: this checkout vs ${commit ?? "the baseline"}, same rounds`,
+      "rounds",
+      "CPU µs/req difference (min–max)",
+      "req/s ratio (min–max)",
+      "p99 ratio (min–max)",
+      "allocated B/req difference (min–max)",
+    ],
+    rows.map((r) => [
+      `\`${r.row}\``,
+      String(r.rounds),
+      fmtSpread(r.cpuDiffUs, 1),
+      fmtSpread(r.throughputRatio, 2),
+      fmtSpread(r.p99Ratio, 2),
+      fmtSpread(r.allocatedDiffBytes, 0),
+    ]),
+  );
 }
 
 export interface Environment {
@@ -131,6 +198,8 @@ export interface Report {
   /** The floor's first round against the median of its others: does the warm-up do its job? */
   firstRound: { floorRatio: number | null; honoRatio: number | null };
   targets: Target[];
+  /** --baseline: each scenario against its twin served by the baseline revision. */
+  baseline?: BaselineRow[];
   micro: MicroResult | null;
   rounds: RoundMeasurement[];
   totalSeconds: number;
@@ -455,6 +524,9 @@ export function consoleReport(report: Report): string {
     "",
     firstRoundLine(report),
   ];
+  if (report.baseline !== undefined && report.baseline.length > 0) {
+    parts.push("", baselineTable(report.baseline, report.settings.baselineCommit));
+  }
   if (report.micro !== null) parts.push("", microTable(report.micro));
   parts.push("", `total ${Math.round(report.totalSeconds)} s`);
   if (report.failures.length > 0) parts.push("", "FAILED:", ...report.failures.map((f) => `- ${f.what}`));
@@ -508,6 +580,14 @@ ${gcTable(report.summaries)}
 
 ${targetsTable(report.targets)}
 ${
+  report.baseline === undefined || report.baseline.length === 0
+    ? ""
+    : `
+## Before/after in the same run (\`--baseline ${settings.baseline}\`)
+
+${baselineTable(report.baseline, settings.baselineCommit)}
+`
+}${
   report.micro === null
     ? ""
     : `

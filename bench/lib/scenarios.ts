@@ -13,6 +13,7 @@ import { JWT_BEARER, type RequestPlan } from "./requests.ts";
 export type ServerId =
   | "keymint"
   | "keymint-audit-off"
+  | "keymint-baseline"
   | "keymint-es256"
   | "keymint-eddsa"
   | "keymint-rs256"
