@@ -21,9 +21,11 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
     if (grantType !== GRANT_TYPE) {
       throw new OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported");
     }
-    await requireFreshNonce(exchange);
+    // Without a DPoP header (and nonces off) neither DPoP step has work to do: skip their awaits on the common path.
+    const dpop = request.headers.get("dpop") !== null;
+    if (dpop && ctx.config.dpopNonce) await requireFreshNonce(exchange);
     const { client } = await authenticate(exchange);
-    const jkt = await tokenRequestProof(exchange, client);
+    const jkt = dpop || client.record.dpop_bound_access_tokens ? await tokenRequestProof(exchange, client) : undefined;
     const decision = decideClientCredentials({
       client: client.record,
       scope: form.get("scope"),
