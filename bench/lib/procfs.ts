@@ -54,7 +54,11 @@ export function processCpuNanos(pid: number): { nanos: number; source: "schedsta
 }
 
 export interface SystemCpu {
-  /** CPU time all CPUs spent busy (user, nice, system, irq, softirq, steal), µs. */
+  /**
+   * CPU time all CPUs spent busy in processes (user, nice, system) or stolen by the hypervisor (steal), µs.
+   * Interrupt and softirq time is left out: under load it is mostly the loopback traffic of the run itself, which
+   * no process is charged for, and counting it would flag every busy window as disturbed.
+   */
   busyMicros: number;
   /** Of which stolen by the hypervisor, µs. */
   stealMicros: number;
@@ -63,8 +67,8 @@ export interface SystemCpu {
 /** Machine-wide CPU time from the first line of /proc/stat. */
 export function systemCpu(): SystemCpu {
   const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
-  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-  const ticks = [user, nice, system, irq, softirq, steal].reduce<number>((sum, v) => sum + (v ?? 0), 0);
+  const [, user, nice, system, , , , , steal] = line.trim().split(/\s+/).map(Number);
+  const ticks = [user, nice, system, steal].reduce<number>((sum, v) => sum + (v ?? 0), 0);
   const scale = 1_000_000 / clockTicksPerSecond();
   return { busyMicros: ticks * scale, stealMicros: (steal ?? 0) * scale };
 }
