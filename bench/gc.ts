@@ -8,20 +8,11 @@
  */
 
 import { booleanFlag, integerFlag, numberFlag, parseFlags, stringFlag, UsageError, usage } from "./lib/args.ts";
-import { benchCredentials, newSeed, TOKEN_PATH, TOKEN_REQUEST_BODY } from "./lib/clients.ts";
+import { newSeed } from "./lib/clients.ts";
 import { type GcSummary, gcRecordsIn, summarizeGc } from "./lib/gc.ts";
-import { startKvService } from "./lib/kv.ts";
 import { LoadGenerator } from "./lib/load.ts";
-import { cleanupAll, exitOnSignals, fileSize, info, isStopping, makeTempDir } from "./lib/process.ts";
-import {
-  bundleFloor,
-  bundleKeymint,
-  type FloorKind,
-  randomSigningKey,
-  type Server,
-  startFloor,
-  startKeymint,
-} from "./lib/servers.ts";
+import { exitOnSignals, fileSize, info, makeTempDir, runMain } from "./lib/process.ts";
+import { type FloorKind, SINGLE_CLIENT_PLAN, startSingleServer } from "./lib/servers.ts";
 
 const FLAGS = {
   seconds: { kind: "number", help: "measured seconds per server (default 15; mark-compacts are rare)" },
@@ -39,7 +30,7 @@ function isServer(name: string): name is GcServer {
   return (SERVERS as readonly string[]).includes(name);
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<undefined> {
   const flags = parseFlags(process.argv.slice(2), FLAGS);
   if (booleanFlag(flags, "help")) {
     process.stderr.write(`${usage("npm run -s bench:gc --", FLAGS)}\nservers: ${SERVERS.join(", ")}\n`);
@@ -57,19 +48,7 @@ async function main(): Promise<void> {
   const load = await LoadGenerator.start(seed);
   const results: { server: GcServer; gc: GcSummary }[] = [];
   for (const name of only as GcServer[]) {
-    let server: Server;
-    if (name === "keymint") {
-      const [kv, bundle] = await Promise.all([startKvService(dir, seed, 1), bundleKeymint(dir)]);
-      server = await startKeymint({
-        bundle,
-        kvPort: kv.port,
-        signingKey: randomSigningKey(),
-        probe: benchCredentials(seed, 0),
-      });
-    } else {
-      const kind = name as FloorKind;
-      server = await startFloor(kind, await bundleFloor(dir, kind));
-    }
+    const server = await startSingleServer(name as "keymint" | FloorKind, dir, seed);
     let start = 0;
     const result = await load.round(
       {
@@ -77,7 +56,7 @@ async function main(): Promise<void> {
         connections,
         warmupSeconds: warmup,
         durationSeconds: seconds,
-        plan: { kind: "basic", path: TOKEN_PATH, body: TOKEN_REQUEST_BODY, clients: 1 },
+        plan: SINGLE_CLIENT_PLAN,
         expectedRate: 10_000,
       },
       async () => {
@@ -124,15 +103,4 @@ function fmt(value: number): string {
   return Number.isFinite(value) ? value.toLocaleString("en-US") : "–";
 }
 
-main()
-  .then(async () => {
-    await cleanupAll();
-    process.exit(0);
-  })
-  .catch(async (err: unknown) => {
-    if (isStopping()) return;
-    process.stderr.write(`bench:gc: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (err instanceof UsageError) process.stderr.write(`${usage("npm run -s bench:gc --", FLAGS)}\n`);
-    await cleanupAll();
-    process.exit(1);
-  });
+runMain("bench:gc", usage("npm run -s bench:gc --", FLAGS), main, (err) => err instanceof UsageError);

@@ -13,20 +13,11 @@ import { spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { booleanFlag, numberFlag, parseFlags, stringFlag, UsageError, usage } from "./lib/args.ts";
-import { benchCredentials, newSeed, TOKEN_PATH, TOKEN_REQUEST_BODY } from "./lib/clients.ts";
-import { startKvService } from "./lib/kv.ts";
+import { newSeed } from "./lib/clients.ts";
 import { LoadGenerator } from "./lib/load.ts";
-import { cleanupAll, exitOnSignals, info, isStopping, makeTempDir, runCommand } from "./lib/process.ts";
+import { exitOnSignals, info, makeTempDir, runCommand, runMain } from "./lib/process.ts";
 import { processCpuMicros } from "./lib/procfs.ts";
-import {
-  bundleFloor,
-  bundleKeymint,
-  type FloorKind,
-  randomSigningKey,
-  type Server,
-  startFloor,
-  startKeymint,
-} from "./lib/servers.ts";
+import { type FloorKind, SINGLE_CLIENT_PLAN, startSingleServer } from "./lib/servers.ts";
 
 const FLAGS = {
   seconds: { kind: "number", help: "sampled seconds per server (default 8)" },
@@ -126,7 +117,7 @@ async function areasOf(
   return { areas, top, bySymbol };
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<undefined> {
   const flags = parseFlags(process.argv.slice(2), FLAGS);
   if (booleanFlag(flags, "help")) {
     process.stderr.write(`${usage("npm run -s bench:perf --", FLAGS)}\n`);
@@ -152,18 +143,7 @@ async function main(): Promise<void> {
     bySymbol: Map<string, number>;
   }[] = [];
   for (const name of only) {
-    let server: Server;
-    if (name === "keymint") {
-      const [kv, bundle] = await Promise.all([startKvService(dir, seed, 1), bundleKeymint(dir)]);
-      server = await startKeymint({
-        bundle,
-        kvPort: kv.port,
-        signingKey: randomSigningKey(),
-        probe: benchCredentials(seed, 0),
-      });
-    } else {
-      server = await startFloor(name as FloorKind, await bundleFloor(dir, name as FloorKind));
-    }
+    const server = await startSingleServer(name as "keymint" | FloorKind, dir, seed);
     const output = join(dir, `${name}.perf.data`);
     let recording: Promise<void> | undefined;
     let cpuBefore = 0;
@@ -173,7 +153,7 @@ async function main(): Promise<void> {
         connections: 32,
         warmupSeconds: warmup,
         durationSeconds: seconds,
-        plan: { kind: "basic", path: TOKEN_PATH, body: TOKEN_REQUEST_BODY, clients: 1 },
+        plan: SINGLE_CLIENT_PLAN,
         expectedRate: 10_000,
       },
       async () => {
@@ -231,15 +211,4 @@ async function main(): Promise<void> {
   }
 }
 
-main()
-  .then(async () => {
-    await cleanupAll();
-    process.exit(0);
-  })
-  .catch(async (err: unknown) => {
-    if (isStopping()) return;
-    process.stderr.write(`bench:perf: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (err instanceof UsageError) process.stderr.write(`${usage("npm run -s bench:perf --", FLAGS)}\n`);
-    await cleanupAll();
-    process.exit(1);
-  });
+runMain("bench:perf", usage("npm run -s bench:perf --", FLAGS), main, (err) => err instanceof UsageError);

@@ -26,7 +26,7 @@ import { gcRecordsIn, summarizeGc } from "./lib/gc.ts";
 import { type KvService, type KvStats, kvDelta, startKvService } from "./lib/kv.ts";
 import { LoadGenerator } from "./lib/load.ts";
 import { type MicroResult, runMicro } from "./lib/micro.ts";
-import { cleanupAll, exitOnSignals, fileSize, grepRange, info, isStopping, makeTempDir, sleep } from "./lib/process.ts";
+import { exitOnSignals, fileSize, grepRange, info, makeTempDir, runMain, sleep } from "./lib/process.ts";
 import { machineInfo, processCpuMicros, type SystemCpu, systemCpu } from "./lib/procfs.ts";
 import {
   baselineComparison,
@@ -716,15 +716,4 @@ async function main(): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-main()
-  .then(async (code) => {
-    await cleanupAll();
-    process.exit(code);
-  })
-  .catch(async (err: unknown) => {
-    if (isStopping()) return;
-    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (err instanceof UsageError) process.stderr.write(`${usage(COMMAND, FLAGS)}\n`);
-    await cleanupAll();
-    process.exit(1);
-  });
+runMain("bench", usage(COMMAND, FLAGS), main, (err) => err instanceof UsageError);

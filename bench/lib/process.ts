@@ -349,3 +349,27 @@ export function runCommand(
     });
   });
 }
+
+/**
+ * Runs a bench command's `main` and exits: with its code (0 when it returns nothing) after clean-up, or 1 with
+ * the error on stderr (and `usageText` after a usage error). A stop by signal is left to `exitOnSignals`.
+ */
+export function runMain(
+  name: string,
+  usageText: string,
+  main: () => Promise<number | undefined>,
+  isUsageError: (err: unknown) => boolean,
+): void {
+  main()
+    .then(async (code) => {
+      await cleanupAll();
+      process.exit(code ?? 0);
+    })
+    .catch(async (err: unknown) => {
+      if (isStopping()) return;
+      process.stderr.write(`${name}: ${err instanceof Error ? err.message : String(err)}\n`);
+      if (isUsageError(err)) process.stderr.write(`${usageText}\n`);
+      await cleanupAll();
+      process.exit(1);
+    });
+}

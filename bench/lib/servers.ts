@@ -3,9 +3,18 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type Bundle, bundleEntry, bundleProject, rootPath } from "./bundle.ts";
-import { basicAuthorization, type Credentials, requestToken, TOKEN_PATH, TOKEN_REQUEST_BODY } from "./clients.ts";
+import {
+  basicAuthorization,
+  benchCredentials,
+  type Credentials,
+  requestToken,
+  TOKEN_PATH,
+  TOKEN_REQUEST_BODY,
+} from "./clients.ts";
 import { API_AUDIENCE } from "./fixtures.ts";
+import { startKvService } from "./kv.ts";
 import { freePort, type ManagedProcess, waitUntil } from "./process.ts";
+import type { RequestPlan } from "./requests.ts";
 import { type Binding, startWorkerd } from "./workerd.ts";
 
 export interface Server {
@@ -160,3 +169,21 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
   });
   return { name: options.name, url, port, proc };
 }
+
+/**
+ * One server for the side-by-side tools (bench:gc, bench:perf): keymint (HS256, one client, its own KV service)
+ * or a floor Worker, bundled into `dir`.
+ */
+export async function startSingleServer(name: "keymint" | FloorKind, dir: string, seed: string): Promise<Server> {
+  if (name !== "keymint") return startFloor(name, await bundleFloor(dir, name));
+  const [kv, bundle] = await Promise.all([startKvService(dir, seed, 1), bundleKeymint(dir)]);
+  return startKeymint({ bundle, kvPort: kv.port, signingKey: randomSigningKey(), probe: benchCredentials(seed, 0) });
+}
+
+/** The plan the side-by-side tools drive every server with: the HS256 token request of client 0. */
+export const SINGLE_CLIENT_PLAN: RequestPlan = {
+  kind: "basic",
+  path: TOKEN_PATH,
+  body: TOKEN_REQUEST_BODY,
+  clients: 1,
+};
