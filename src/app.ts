@@ -44,28 +44,3 @@ app.notFound((c) => {
   return errorResponse(new OAuthError("invalid_request", "No such endpoint", { status: 404 }));
 });
 app.onError((err) => errorResponse(toOAuthError(err, "app")));
-
-const TOKEN_PATH = "/oauth2/token";
-
-/**
- * Whether the request is `POST /oauth2/token` with exactly that path (a query is allowed, as Hono allows it).
- * The runtime hands the Worker a normalized absolute URL, so the path starts at the first `/` after `//`.
- */
-function isTokenRequest(request: Request): boolean {
-  if (request.method !== "POST") return false;
-  const url = request.url;
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start === -1 || !url.startsWith(TOKEN_PATH, start)) return false;
-  const end = start + TOKEN_PATH.length;
-  return url.length === end || url.charCodeAt(end) === 63; // "?"
-}
-
-/**
- * The Worker's `fetch`. `POST /oauth2/token`, nearly all of keymint's traffic, goes straight to its handler
- * (which never throws); every other request goes through the Hono app. Skipping the router on the token path
- * saves about 12 µs of CPU and 1.5 kB of garbage per token (issue 13, BENCHMARK.md).
- */
-export function fetch(request: Request, env: KeymintEnv, execution?: ExecutionContext): Response | Promise<Response> {
-  if (isTokenRequest(request)) return tokenEndpoint(request, env, execution);
-  return app.fetch(request, env, execution);
-}

@@ -1,8 +1,8 @@
 /** Worker entry point. */
 
-import { fetch } from "./app.ts";
+import { app } from "./app.ts";
 import type { KeymintEnv } from "./env.ts";
 
 export default {
-  fetch,
+  fetch: app.fetch,
 } satisfies ExportedHandler<KeymintEnv>;
