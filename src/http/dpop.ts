@@ -32,12 +32,17 @@ async function nonceChallenge(exchange: Exchange, detail: string): Promise<OAuth
  * With `DPOP_NONCE=on`, asks for a nonce (400 `use_dpop_nonce`) before the client is authenticated when the
  * proof carries no fresh one: the client's retry may then reuse its credentials as they are, a client assertion
  * included (whose `jti` would otherwise already be spent). The nonce read here is unverified; the full check
- * after authentication verifies it again, signed.
+ * after authentication verifies it again, signed. Returns `undefined`, not a promise, when there is nothing to
+ * check (nonces off or no proof), so the common token request awaits nothing here.
  */
-export async function requireFreshNonce(exchange: Exchange): Promise<void> {
-  if (!exchange.ctx.config.dpopNonce) return;
+export function requireFreshNonce(exchange: Exchange): Promise<void> | undefined {
+  if (!exchange.ctx.config.dpopNonce) return undefined;
   const proof = exchange.request.headers.get("dpop");
-  if (proof === null) return;
+  if (proof === null) return undefined;
+  return checkNonce(exchange, proof);
+}
+
+async function checkNonce(exchange: Exchange, proof: string): Promise<void> {
   const nonce = peekJws(proof)?.payload.nonce;
   if (!(await isFreshNonce(await nonceKeyOf(exchange), nonce, exchange.ctx.now))) {
     throw await nonceChallenge(exchange, "dpop nonce (before client authentication)");
@@ -52,14 +57,22 @@ function invalidProof(description: string, reason: string): OAuthError {
  * Checks the `DPoP` header of a token request and returns the thumbprint (`jkt`) the token must be bound to,
  * or `undefined` when there is no proof and the client does not require one. A client registered with
  * `dpop_bound_access_tokens` must send one. With `DPOP_NONCE=on`, a proof without a fresh server nonce gets
- * 400 `use_dpop_nonce` with a new nonce in `DPoP-Nonce` (RFC 9449 §8).
+ * 400 `use_dpop_nonce` with a new nonce in `DPoP-Nonce` (RFC 9449 §8). Without a proof the answer is synchronous
+ * (no promise on the common path).
  */
-export async function tokenRequestProof(exchange: Exchange, client: PreparedClient): Promise<string | undefined> {
+export function tokenRequestProof(
+  exchange: Exchange,
+  client: PreparedClient,
+): string | undefined | Promise<string | undefined> {
   const proof = exchange.request.headers.get("dpop");
   if (proof === null) {
     if (!client.record.dpop_bound_access_tokens) return undefined;
     throw invalidProof("This client must send a DPoP proof (RFC 9449 section 5)", "required");
   }
+  return checkProof(exchange, proof);
+}
+
+async function checkProof(exchange: Exchange, proof: string): Promise<string> {
   const { config, now } = exchange.ctx;
   const nonceKey = config.dpopNonce ? await nonceKeyOf(exchange) : undefined;
   const result = await checkDpopProof(proof, {

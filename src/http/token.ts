@@ -21,11 +21,12 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
     if (grantType !== GRANT_TYPE) {
       throw new OAuthError("unsupported_grant_type", "Only the client_credentials grant is supported");
     }
-    // Without a DPoP header (and nonces off) neither DPoP step has work to do: skip their awaits on the common path.
-    const dpop = request.headers.get("dpop") !== null;
-    if (dpop && ctx.config.dpopNonce) await requireFreshNonce(exchange);
+    // Both DPoP steps answer synchronously when they have nothing to do: the common path awaits neither.
+    const nonceCheck = requireFreshNonce(exchange);
+    if (nonceCheck !== undefined) await nonceCheck;
     const { client } = await authenticate(exchange);
-    const jkt = dpop || client.record.dpop_bound_access_tokens ? await tokenRequestProof(exchange, client) : undefined;
+    const proof = tokenRequestProof(exchange, client);
+    const jkt = proof instanceof Promise ? await proof : proof;
     const decision = decideClientCredentials({
       client: client.record,
       scope: form.get("scope"),
