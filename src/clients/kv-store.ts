@@ -7,6 +7,7 @@
  */
 
 import { base64Decode } from "../util/base64url.ts";
+import { setBounded } from "../util/bounded.ts";
 import { clientKey, isValidClientId, parseRecord, RecordError } from "./record.ts";
 import { type ClientStore, CorruptRecordError, type PreparedClient, StoreUnavailableError } from "./store.ts";
 
@@ -134,13 +135,6 @@ export class KvClientStore implements ClientStore {
   #remember(clientId: string, outcome: Outcome): void {
     const { cacheTtlMs, maxEntries } = this.#options;
     if (cacheTtlMs <= 0) return;
-    const { entries } = this.#cache;
-    entries.delete(clientId);
-    while (entries.size >= maxEntries) {
-      const oldest = entries.keys().next();
-      if (oldest.done) break;
-      entries.delete(oldest.value);
-    }
-    entries.set(clientId, { outcome, expires: Date.now() + cacheTtlMs });
+    setBounded(this.#cache.entries, clientId, { outcome, expires: Date.now() + cacheTtlMs }, maxEntries);
   }
 }

@@ -1,11 +1,12 @@
 /** Per-isolate maps with a size bound: every cache and replay set of keymint uses these two helpers. */
 
-/** Sets `key`, dropping the oldest entry first when `map` holds `max` entries (insertion order). */
+/** Sets `key`, dropping the oldest entries first (insertion order) so that `map` never holds more than `max`. */
 export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
   map.delete(key);
-  if (map.size >= max) {
+  while (map.size >= max) {
     const oldest = map.keys().next();
-    if (!oldest.done) map.delete(oldest.value);
+    if (oldest.done) break;
+    map.delete(oldest.value);
   }
   map.set(key, value);
 }
