@@ -7,7 +7,7 @@
  */
 
 import { execFileSync } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Server as HttpServer } from "node:http";
 import { join } from "node:path";
 import * as jose from "jose";
@@ -77,11 +77,16 @@ async function accessToken(): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
-/** A README code block marked `<!-- snippet: NAME -->`, with the example issuer replaced by this server's. */
+/**
+ * A code block marked `<!-- snippet: NAME -->` in the README or a guide under docs/, with the example issuer
+ * replaced by this server's.
+ */
 async function snippet(name: string): Promise<string> {
-  const readme = await readFile(join(ROOT, "README.md"), "utf8");
-  const match = new RegExp(`<!-- snippet: ${name} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\\n\`\`\``).exec(readme);
-  if (match === null) throw new Error(`README has no snippet ${name}`);
+  const guides = (await readdir(join(ROOT, "docs"))).filter((f) => f.endsWith(".md")).map((f) => join("docs", f));
+  const texts = await Promise.all(["README.md", ...guides].map((f) => readFile(join(ROOT, f), "utf8")));
+  const pattern = new RegExp(`<!-- snippet: ${name} -->\\n\`\`\`\\w+\\n([\\s\\S]*?)\\n\`\`\``);
+  const match = texts.map((text) => pattern.exec(text)).find((m) => m !== null) ?? null;
+  if (match === null) throw new Error(`neither the README nor docs/ has a snippet ${name}`);
   return (match[1] as string).replaceAll("https://auth.example.com", server.url);
 }
 
