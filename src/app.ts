@@ -3,6 +3,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono/tiny";
 import type { KeymintEnv } from "./env.ts";
+import { consoleAsset, wantsHtml } from "./http/console.ts";
 import { errorResponse, methodNotAllowed, toOAuthError } from "./http/errors.ts";
 import { introspectionEndpoint } from "./http/introspect.ts";
 import { jwksEndpoint } from "./http/jwks.ts";
@@ -28,6 +29,10 @@ app.post("/oauth2/introspect", (c) => introspectionEndpoint(c.req.raw, c.env, ex
 app.post("/oauth2/revoke", (c) => revocationEndpoint(c.req.raw, c.env, executionOf(c)));
 app.get("/.well-known/oauth-authorization-server", (c) => metadataEndpoint(c.req.raw, c.env));
 app.get("/.well-known/jwks.json", (c) => jwksEndpoint(c.req.raw, c.env));
+app.get("/console", (c) => consoleAsset(c.req.raw, "page"));
+app.get("/console/console.js", (c) => consoleAsset(c.req.raw, "script"));
+app.get("/console/console.css", (c) => consoleAsset(c.req.raw, "styles"));
+app.get("/", (c) => (wantsHtml(c.req.raw) ? consoleAsset(c.req.raw, "home") : noSuchEndpoint()));
 
 /** Methods each known path accepts, for the 405 `Allow` header. */
 const ALLOWED: Readonly<Record<string, string>> = {
@@ -36,11 +41,18 @@ const ALLOWED: Readonly<Record<string, string>> = {
   "/oauth2/revoke": "POST",
   "/.well-known/oauth-authorization-server": "GET, HEAD",
   "/.well-known/jwks.json": "GET, HEAD",
+  "/console": "GET, HEAD",
+  "/console/console.js": "GET, HEAD",
+  "/console/console.css": "GET, HEAD",
 };
+
+function noSuchEndpoint(): Response {
+  return errorResponse(new OAuthError("invalid_request", "No such endpoint", { status: 404 }));
+}
 
 app.notFound((c) => {
   const allow = ALLOWED[c.req.path];
   if (allow !== undefined) return errorResponse(methodNotAllowed(allow));
-  return errorResponse(new OAuthError("invalid_request", "No such endpoint", { status: 404 }));
+  return noSuchEndpoint();
 });
 app.onError((err) => errorResponse(toOAuthError(err, "app")));
