@@ -50,6 +50,19 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        // The console in Debian's chromium (playwright-core) against npm start; the setup installs chromium
+        // with apt-get when it is missing (root or passwordless sudo), or fails saying how to get it.
+        test: {
+          name: "browser",
+          include: ["test/browser/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/browser/chromium.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

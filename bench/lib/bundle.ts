@@ -70,12 +70,18 @@ function moduleKind(name: string): ModuleKind | null {
   }
 }
 
+/**
+ * wrangler bundles every JavaScript module into the main one; the other modules it writes are those a `[[rules]]`
+ * entry matched, named `<sha1>-<file>`. In this project they are all Text (the console's .html, .js and .css).
+ */
+const RULE_MODULE = /^[0-9a-f]{40}-.+\.(js|mjs|css)$/;
+
 async function collectModules(dir: string, mainName: string): Promise<WorkerModule[]> {
   const names = (await readdir(dir)).sort();
   if (!names.includes(mainName)) throw new Error(`wrangler wrote no ${mainName} into ${dir} (got ${names.join(", ")})`);
   const modules: WorkerModule[] = [];
   for (const name of names) {
-    const kind = moduleKind(name);
+    const kind = RULE_MODULE.test(name) ? "text" : moduleKind(name);
     if (kind === null) continue;
     if (name === mainName) modules.unshift({ name, kind });
     else modules.push({ name, kind });

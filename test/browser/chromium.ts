@@ -52,7 +52,8 @@ function exec(command: string, args: string[]): Promise<{ code: number; output: 
   });
 }
 
-const HOW = "install it with `sudo apt-get install -y chromium` (Debian/Ubuntu) or set CHROMIUM_PATH to a Chromium binary";
+const HOW =
+  "install it with `sudo apt-get install -y chromium` (Debian/Ubuntu) or set CHROMIUM_PATH to a Chromium binary";
 
 /** vitest globalSetup: makes sure the browser exists before any browser test runs. */
 export default async function ensureChromium(): Promise<void> {
