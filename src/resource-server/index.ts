@@ -31,6 +31,7 @@ export {
   dpopChallenge,
   type FetcherLike,
   hmacKeyLookup,
+  hmacKeysFromEnv,
   jwksKeyLookup,
   type Presentation,
   protectedResourceMetadata,

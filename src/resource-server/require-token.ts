@@ -80,6 +80,14 @@ function defaultKeys(env: Env): string[] {
   return keys;
 }
 
+/**
+ * The HMAC keys in a Worker's env, as keymint reads them (`TOKEN_SIGNING_KEY`, `TOKEN_VERIFICATION_KEYS` one per
+ * line), leaving out unset and empty ones: for `keys` next to `jwksUrl`, where having none is fine.
+ */
+export function hmacKeysFromEnv(env: Env): string[] {
+  return defaultKeys(env).filter((key) => key !== "");
+}
+
 // Kept as a value, not a promise: workerd forbids awaiting one request's promise from another request.
 let memo: { joined: string; ring: Map<string, VerificationKey> } | undefined;
 
