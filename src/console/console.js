@@ -42,7 +42,7 @@ const EXPIRY_WARNING = 60;
 
 /**
  * @typedef {object} Session
- * @property {string} token
+ * @property {AdminCredential} credential
  * @property {string} clientId
  * @property {boolean} canWrite
  * @property {number} expiresAt Milliseconds since the epoch.
@@ -274,37 +274,136 @@ async function jsonBody(response) {
   }
 }
 
+// DPoP (RFC 9449): each sign-in makes a P-256 key pair whose private half cannot be exported, and the token is
+// bound to it. A token copied out of the page is useless without that key, which lives only in this page.
+
 /**
- * One admin API call with `token`; an error answer becomes an `ApiError`.
- * @param {string} token
+ * @typedef {object} AdminCredential What the page authenticates admin API calls with.
+ * @property {string} token
+ * @property {"DPoP" | "Bearer"} type
+ * @property {ProofKey | null} key
+ */
+
+/** @typedef {{ privateKey: CryptoKey, jwk: { kty: string, crv: string, x: string, y: string } }} ProofKey */
+
+/** Milliseconds to add to the local clock for keymint's (from `Date` headers), so proofs' `iat` fit its window. */
+let clockOffset = 0;
+
+/** @param {Response} response */
+function learnClock(response) {
+  const date = Date.parse(response.headers.get("Date") ?? "");
+  if (!Number.isNaN(date)) clockOffset = date - Date.now();
+}
+
+/** @param {Uint8Array} bytes */
+function base64url(bytes) {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** @param {unknown} value */
+function jsonPart(value) {
+  return base64url(new TextEncoder().encode(JSON.stringify(value)));
+}
+
+/** @returns {Promise<ProofKey | null>} `null` where WebCrypto is unavailable (not a secure context). */
+async function newProofKey() {
+  if (globalThis.crypto?.subtle === undefined) return null;
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+  const { kty, crv, x, y } = await crypto.subtle.exportKey("jwk", pair.publicKey);
+  if (kty === undefined || crv === undefined || x === undefined || y === undefined) return null;
+  return { privateKey: pair.privateKey, jwk: { kty, crv, x, y } };
+}
+
+/**
+ * A DPoP proof for one request (RFC 9449 §4.2): `htu` without query, `ath` when it carries an access token.
+ * @param {ProofKey} key
+ * @param {string} method
+ * @param {string} path
+ * @param {{ token?: string, nonce?: string | null }} [bound]
+ */
+async function proofFor(key, method, path, bound = {}) {
+  const url = new URL(path, location.origin);
+  /** @type {Record<string, unknown>} */
+  const claims = {
+    jti: crypto.randomUUID(),
+    htm: method,
+    htu: `${url.origin}${url.pathname}`,
+    iat: Math.floor((Date.now() + clockOffset) / 1000),
+  };
+  if (bound.token !== undefined) {
+    claims.ath = base64url(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(bound.token))),
+    );
+  }
+  if (bound.nonce) claims.nonce = bound.nonce;
+  const input = `${jsonPart({ typ: "dpop+jwt", alg: "ES256", jwk: key.jwk })}.${jsonPart(claims)}`;
+  const signature = await crypto.subtle.sign(
+    { name: "ECDSA", hash: "SHA-256" },
+    key.privateKey,
+    new TextEncoder().encode(input),
+  );
+  return `${input}.${base64url(new Uint8Array(signature))}`;
+}
+
+/**
+ * Whether keymint asked for a fresh DPoP nonce (RFC 9449 §8, §9); the caller retries once with it.
+ * @param {Response} response
+ * @param {Record<string, unknown> | null} data
+ */
+function nonceRequested(response, data) {
+  const challenge = response.headers.get("WWW-Authenticate") ?? "";
+  return (
+    response.headers.has("DPoP-Nonce") && (data?.error === "use_dpop_nonce" || challenge.includes("use_dpop_nonce"))
+  );
+}
+
+/**
+ * One admin API call with `credential`; an error answer becomes an `ApiError`.
+ * @param {AdminCredential} credential
  * @param {string} method
  * @param {string} path
  * @param {unknown} [body]
  * @returns {Promise<any>}
  */
-async function call(token, method, path, body) {
-  /** @type {Record<string, string>} */
-  const headers = { Authorization: `Bearer ${token}`, Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(path, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "omit",
-    cache: "no-store",
-    redirect: "error",
-  });
-  if (response.status === 204) return null;
-  const data = await jsonBody(response);
-  if (!response.ok) {
-    throw new ApiError(
-      response.status,
-      typeof data?.error === "string" ? data.error : "error",
-      typeof data?.error_description === "string" ? data.error_description : `HTTP ${response.status}`,
-    );
+async function call(credential, method, path, body) {
+  /** @type {string | null} */
+  let nonce = null;
+  for (let attempt = 0; ; attempt++) {
+    /** @type {Record<string, string>} */
+    const headers = { Authorization: `${credential.type} ${credential.token}`, Accept: "application/json" };
+    if (credential.key !== null) {
+      headers.DPoP = await proofFor(credential.key, method, path, { token: credential.token, nonce });
+    }
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+      redirect: "error",
+    });
+    learnClock(response);
+    if (response.status === 204) return null;
+    const data = await jsonBody(response);
+    if (credential.key !== null && attempt === 0 && nonceRequested(response, data)) {
+      nonce = response.headers.get("DPoP-Nonce");
+      continue;
+    }
+    if (!response.ok) {
+      throw new ApiError(
+        response.status,
+        typeof data?.error === "string" ? data.error : "error",
+        typeof data?.error_description === "string" ? data.error_description : `HTTP ${response.status}`,
+      );
+    }
+    if (data === null) {
+      throw new ApiError(response.status, "server_error", "keymint answered something other than JSON");
+    }
+    return data;
   }
-  if (data === null) throw new ApiError(response.status, "server_error", "keymint answered something other than JSON");
-  return data;
 }
 
 /**
@@ -323,7 +422,7 @@ async function api(method, path, body) {
     throw new SessionEnded();
   }
   try {
-    const data = await call(current.token, method, path, body);
+    const data = await call(current.credential, method, path, body);
     if (session !== current) throw new SessionEnded();
     return data;
   } catch (err) {
@@ -368,21 +467,37 @@ async function fetchAllClients(get) {
 }
 
 /**
- * Exchanges an admin client's credentials for an access token (client_secret_post).
+ * Exchanges an admin client's credentials for an access token (client_secret_post), DPoP-bound to a new key
+ * pair when WebCrypto is there.
  * @param {string} clientId
  * @param {string} secret
- * @returns {Promise<{ token: string, expiresIn: number, scopes: string[] }>}
+ * @returns {Promise<{ credential: AdminCredential, expiresIn: number, scopes: string[] }>}
  */
 async function requestToken(clientId, secret) {
-  const response = await fetch("/oauth2/token", {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
-    body: new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: secret }),
-    credentials: "omit",
-    cache: "no-store",
-    redirect: "error",
-  });
-  const data = await jsonBody(response);
+  const key = await newProofKey();
+  /** @type {string | null} */
+  let nonce = null;
+  /** @type {Response} */
+  let response;
+  /** @type {Record<string, unknown> | null} */
+  let data;
+  for (let attempt = 0; ; attempt++) {
+    /** @type {Record<string, string>} */
+    const headers = { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" };
+    if (key !== null) headers.DPoP = await proofFor(key, "POST", "/oauth2/token", { nonce });
+    response = await fetch("/oauth2/token", {
+      method: "POST",
+      headers,
+      body: new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: secret }),
+      credentials: "omit",
+      cache: "no-store",
+      redirect: "error",
+    });
+    learnClock(response);
+    data = await jsonBody(response);
+    if (key === null || attempt > 0 || !nonceRequested(response, data)) break;
+    nonce = response.headers.get("DPoP-Nonce");
+  }
   if (response.status === 429) {
     const wait = Number(response.headers.get("Retry-After"));
     const when = Number.isFinite(wait) && wait > 0 ? `in ${Math.ceil(wait)} seconds` : "later";
@@ -398,7 +513,12 @@ async function requestToken(clientId, secret) {
   }
   const expiresIn = typeof data.expires_in === "number" && data.expires_in > 0 ? data.expires_in : 300;
   const scopes = typeof data.scope === "string" ? data.scope.split(" ").filter(Boolean) : [];
-  return { token: data.access_token, expiresIn, scopes };
+  const bound = key !== null && data.token_type === "DPoP";
+  return {
+    credential: { token: data.access_token, type: bound ? "DPoP" : "Bearer", key: bound ? key : null },
+    expiresIn,
+    scopes,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -452,7 +572,7 @@ function showSignIn(notice) {
  * @param {string} secret
  */
 async function signIn(clientId, secret) {
-  const { token, expiresIn, scopes } = await requestToken(clientId, secret);
+  const { credential, expiresIn, scopes } = await requestToken(clientId, secret);
   const canWrite = scopes.includes(SCOPE_WRITE);
   if (!canWrite && !scopes.includes(SCOPE_READ)) {
     throw new Error(
@@ -462,7 +582,7 @@ async function signIn(clientId, secret) {
   /** @type {Client[]} */
   let listed;
   try {
-    listed = await fetchAllClients((method, path) => call(token, method, path));
+    listed = await fetchAllClients((method, path) => call(credential, method, path));
   } catch (err) {
     if (err instanceof ApiError && err.status === 403) {
       throw new Error(`This client's token may not read clients: it needs ${SCOPE_READ} or ${SCOPE_WRITE}.`);
@@ -475,7 +595,7 @@ async function signIn(clientId, secret) {
     throw err;
   }
   /** @type {Session} */
-  const started = { token, clientId, canWrite, expiresAt: Date.now() + expiresIn * 1000, timers: [] };
+  const started = { credential, clientId, canWrite, expiresAt: Date.now() + expiresIn * 1000, timers: [] };
   dropSession();
   session = started;
   clients = listed;
