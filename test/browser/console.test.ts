@@ -263,12 +263,29 @@ describe("managing clients (CONTRACT: Console)", () => {
     const session = await open();
     const { page } = session;
     let adminToken = "";
+    let adminTokenType = "";
     page.on("response", async (response) => {
       if (response.url().endsWith("/oauth2/token") && response.status() === 200) {
-        adminToken = ((await response.json()) as { access_token: string }).access_token;
+        const body = (await response.json()) as { access_token: string; token_type: string };
+        adminToken = body.access_token;
+        adminTokenType = body.token_type;
       }
     });
     await signInAsAdmin(page);
+    // The console's token is DPoP-bound (RFC 9449): copied out of the page, without the page's key, it is refused.
+    expect(adminTokenType).toBe("DPoP");
+    for (const scheme of ["Bearer", "DPoP"]) {
+      const stolen = await curl([
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        `Authorization: ${scheme} ${adminToken}`,
+        `${server.url}/admin/clients`,
+      ]);
+      expect(stolen.body, `${scheme} without the page's proof`).toBe("401");
+    }
     await expect(row(page, demo.id).getByRole("cell").first().textContent()).resolves.toBe("demo");
     await expect(row(page, admin.id).count()).resolves.toBe(1);
     await expect(page.getByText(`Signed in as ${admin.id}`).count()).resolves.toBe(1);
