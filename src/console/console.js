@@ -38,6 +38,7 @@ const EXPIRY_WARNING = 60;
  * @property {string} [created_at]
  * @property {string} [updated_at]
  * @property {string} [secret_rotated_at]
+ * @property {string} [problem] Set by the console for a record the API could not read (`{client_id, error}`).
  */
 
 /**
@@ -440,6 +441,25 @@ function clientPath(id) {
   return `/admin/clients/${encodeURIComponent(id)}`;
 }
 
+/**
+ * A list entry for a record keymint could not read: shown (and deletable), never acted on otherwise.
+ * @param {{ client_id: string, error: string }} entry
+ * @returns {Client}
+ */
+function unreadable(entry) {
+  return {
+    client_id: entry.client_id,
+    name: "(unreadable record)",
+    enabled: false,
+    scopes: [],
+    audiences: [],
+    ttl: null,
+    can_introspect: false,
+    token_endpoint_auth_method: "unknown",
+    problem: entry.error,
+  };
+}
+
 /** @param {Client} a @param {Client} b */
 function byName(a, b) {
   return a.name.localeCompare(b.name) || a.client_id.localeCompare(b.client_id);
@@ -460,7 +480,7 @@ async function fetchAllClients(get) {
       "GET",
       `/admin/clients${cursor === undefined ? "" : `?cursor=${encodeURIComponent(cursor)}`}`,
     );
-    all.push(...page.clients);
+    for (const entry of page.clients) all.push(typeof entry.error === "string" ? unreadable(entry) : entry);
     cursor = typeof page.cursor === "string" && page.cursor !== "" ? page.cursor : undefined;
   } while (cursor !== undefined);
   return all.sort(byName);
@@ -753,17 +773,20 @@ function clientRow(client) {
     { "aria-current": client.client_id === selectedId ? "true" : undefined },
     h("th", { scope: "row", "data-label": "Client ID" }, open),
     cell("Name", client.name),
-    cell(
-      "Status",
-      h(
-        "span",
-        { class: client.enabled ? "status-enabled" : "status-disabled" },
-        client.enabled ? "Enabled" : "Disabled",
-      ),
-    ),
+    cell("Status", statusBadge(client)),
     cell("Authentication", authLabel(client)),
     cell("Scopes", scopeList(client.scopes)),
     cell("Secret expires", h("span", { class: expiry.className }, expiry.text)),
+  );
+}
+
+/** @param {Client} client */
+function statusBadge(client) {
+  if (client.problem !== undefined) return h("span", { class: "status-disabled" }, "Unreadable");
+  return h(
+    "span",
+    { class: client.enabled ? "status-enabled" : "status-disabled" },
+    client.enabled ? "Enabled" : "Disabled",
   );
 }
 
@@ -863,15 +886,11 @@ const KNOWN_FIELDS = new Set([
 function describeClient(list, client) {
   field(list, "Client ID", h("code", {}, client.client_id));
   field(list, "Name", client.name);
-  field(
-    list,
-    "Status",
-    h(
-      "span",
-      { class: client.enabled ? "status-enabled" : "status-disabled" },
-      client.enabled ? "Enabled" : "Disabled",
-    ),
-  );
+  field(list, "Status", statusBadge(client));
+  if (client.problem !== undefined) {
+    field(list, "Problem", `keymint cannot read this record: ${client.problem}`);
+    return;
+  }
   field(list, "Authentication", `${authLabel(client)} (${client.token_endpoint_auth_method})`);
   field(list, "Scopes", scopeList(client.scopes));
   field(
@@ -1012,6 +1031,14 @@ function wireActions(fragment, client, message) {
   const onError = (/** @type {string} */ text) => showAlert(message, text);
   const rotate = slot(fragment, "rotate", HTMLFormElement);
   const grace = slot(fragment, "grace", HTMLInputElement);
+  const remove = slot(fragment, "delete", HTMLButtonElement);
+  remove.addEventListener("click", () => confirmDelete(client, remove, onError));
+  if (client.problem !== undefined) {
+    // Only deleting makes sense for a record keymint cannot read.
+    for (const name of ["toggle", "revoke"]) slot(fragment, name, HTMLButtonElement).remove();
+    rotate.remove();
+    return;
+  }
   if (!isSecretClient(client)) {
     rotate.remove();
   } else {
@@ -1083,8 +1110,6 @@ function wireActions(fragment, client, message) {
       onError,
     ),
   );
-  const remove = slot(fragment, "delete", HTMLButtonElement);
-  remove.addEventListener("click", () => confirmDelete(client, remove, onError));
 }
 
 /**
