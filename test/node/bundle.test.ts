@@ -17,5 +17,6 @@ it("bundles with wrangler deploy --dry-run and stays small", async () => {
   console.info(
     `bundle: index.js ${(size / 1024).toFixed(1)} KiB; wrangler says: ${/Total Upload: .*/.exec(result.stdout)?.[0]}`,
   );
-  expect(size).toBeLessThan(150 * 1024);
+  // main's bundle was 149.1 KiB when the console's routes (2.7 KiB; its files are separate text modules) came in.
+  expect(size).toBeLessThan(160 * 1024);
 });
