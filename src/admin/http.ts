@@ -243,7 +243,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   const at = field === "" ? "" : `${field}: `;
   switch (issue.code) {
     case "invalid_type":
-      return (issue as { input?: unknown }).input === undefined
+      return /received undefined/.test(issue.message)
         ? `${field || "the body"} is required`
         : `${field || "the body"} must be ${issue.expected === "int" ? "an integer" : `of type ${issue.expected}`}`;
     case "unrecognized_keys":
