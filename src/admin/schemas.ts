@@ -30,45 +30,51 @@ const FederationOut = z
   .openapi("Federation");
 
 /** The client object: what `clients show ID --json` prints. Never a secret, a hash or a salt. */
-export const ClientObject = z
+const clientShape = {
+  client_id: z.string(),
+  name: z.string(),
+  scopes: z.array(z.string()),
+  audiences: z.array(z.string()),
+  ttl: z.int().nullable().openapi({ description: "Token lifetime in seconds; null: DEFAULT_TOKEN_TTL" }),
+  enabled: z.boolean(),
+  grant_types: z.array(z.string()),
+  can_introspect: z.boolean(),
+  quota_per_minute: z.int().nullable(),
+  tokens_revoked_before: z
+    .int()
+    .nullable()
+    .openapi({ description: "Unix seconds; tokens issued up to it are revoked" }),
+  dpop_bound_access_tokens: z.boolean(),
+  token_endpoint_auth_method: z.enum(AUTH_METHODS),
+  jwks: JwksOut.nullable(),
+  jwks_uri: z.string().nullable(),
+  federation: FederationOut.nullable(),
+  secrets: z.array(z.strictObject({ created_at: z.string(), expires_at: z.int().nullable() })).openapi({
+    description: "When each valid secret was issued and expires (never the secret or its hash)",
+  }),
+  created_at: z.string(),
+  updated_at: z.string(),
+  secret_rotated_at: z.string(),
+};
+
+export const ClientObject = z.strictObject(clientShape).openapi("Client");
+
+export const CreatedClientObject = z
   .strictObject({
-    client_id: z.string(),
-    name: z.string(),
-    scopes: z.array(z.string()),
-    audiences: z.array(z.string()),
-    ttl: z.int().nullable().openapi({ description: "Token lifetime in seconds; null: DEFAULT_TOKEN_TTL" }),
-    enabled: z.boolean(),
-    grant_types: z.array(z.string()),
-    can_introspect: z.boolean(),
-    quota_per_minute: z.int().nullable(),
-    tokens_revoked_before: z
-      .int()
-      .nullable()
-      .openapi({ description: "Unix seconds; tokens issued up to it are revoked" }),
-    dpop_bound_access_tokens: z.boolean(),
-    token_endpoint_auth_method: z.enum(AUTH_METHODS),
-    jwks: JwksOut.nullable(),
-    jwks_uri: z.string().nullable(),
-    federation: FederationOut.nullable(),
-    secrets: z.array(z.strictObject({ created_at: z.string(), expires_at: z.int().nullable() })).openapi({
-      description: "When each valid secret was issued and expires (never the secret or its hash)",
-    }),
-    created_at: z.string(),
-    updated_at: z.string(),
-    secret_rotated_at: z.string(),
+    ...clientShape,
+    client_secret: z.string().optional().openapi({ description: "Only here and in a rotation: store it now" }),
+    client_secret_expires_at: z.int().optional().openapi({ description: "Unix seconds; 0: never" }),
   })
-  .openapi("Client");
+  .openapi("CreatedClient");
 
-export const CreatedClientObject = ClientObject.extend({
-  client_secret: z.string().optional().openapi({ description: "Only here and in a rotation: store it now" }),
-  client_secret_expires_at: z.int().optional().openapi({ description: "Unix seconds; 0: never" }),
-}).openapi("CreatedClient");
-
-export const RotatedClientObject = ClientObject.extend({
-  client_secret: z.string(),
-  client_secret_expires_at: z.int(),
-  previous_secret_expires_at: z.int().nullable(),
-}).openapi("RotatedClient");
+export const RotatedClientObject = z
+  .strictObject({
+    ...clientShape,
+    client_secret: z.string(),
+    client_secret_expires_at: z.int(),
+    previous_secret_expires_at: z.int().nullable(),
+  })
+  .openapi("RotatedClient");
 
 export const ClientList = z
   .strictObject({
