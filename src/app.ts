@@ -54,7 +54,22 @@ function noSuchEndpoint(): Response {
   return errorResponse(new OAuthError("invalid_request", "No such endpoint", { status: 404 }));
 }
 
+/** keymint's own API (src/admin/): the admin API, its OpenAPI document, RFC 7591/7592 registration. */
+function isAdminPath(path: string): boolean {
+  return path.startsWith("/admin/") || path === "/oauth2/register" || path.startsWith("/oauth2/register/");
+}
+
+/**
+ * Serves keymint's own API from src/admin/, imported on its first request: its routes, schemas and zod never
+ * cost the token endpoint a route test or an isolate's start-up (it is reached from here, after no route matched).
+ */
+async function adminApi(c: Context<{ Bindings: KeymintEnv }>): Promise<Response> {
+  const { adminApp } = await import("./admin/app.ts");
+  return adminApp.fetch(c.req.raw, c.env, executionOf(c));
+}
+
 app.notFound((c) => {
+  if (isAdminPath(c.req.path)) return adminApi(c);
   if (c.req.path === "/oauth2/authorize") return authorizationEndpoint();
   const allow = ALLOWED[c.req.path];
   if (allow !== undefined) return errorResponse(methodNotAllowed(allow));

@@ -44,6 +44,14 @@ function cacheFor(kv: KVNamespace): IsolateCache {
   return cache;
 }
 
+/**
+ * Drops a client from this isolate's lookup cache after keymint itself changed it (the admin API), so this isolate
+ * sees the change at once; other isolates see it within CLIENT_CACHE_TTL plus KV's propagation.
+ */
+export function forgetClient(kv: KVNamespace, clientId: string): void {
+  caches.get(kv)?.entries.delete(clientId);
+}
+
 /** Counts of registry reads, exposed for the benchmark's and tests' assertions about the hot path. */
 export const kvStoreStats = { reads: 0 };
 

@@ -1,11 +1,13 @@
 /**
- * Pure client lifecycle operations over records (create, update, rotate, enable/disable, revoke tokens).
- * The CLI uses them; they take `now` and the freshly generated values as inputs and never do I/O.
+ * Pure client lifecycle operations over records (create, update, rotate, enable/disable, revoke tokens): THE rules
+ * for a valid client. The CLI, the admin API and RFC 7591/7592 registration all reach them (through
+ * src/clients/operations.ts); they take `now` and the freshly generated values as inputs and never do I/O.
  */
 
 import { isScopeToken } from "../oauth/scope.ts";
 import {
   type ClientRecord,
+  type ClientRegistration,
   type Federation,
   fetchableUrl,
   GRANT_CLIENT_CREDENTIALS,
@@ -26,9 +28,17 @@ import {
   TTL_MIN,
 } from "./record.ts";
 
-/** A value an operator supplied that cannot be used; the message is meant for them. */
+/**
+ * A value an operator supplied that cannot be used; the message is meant for them. `field` names the client
+ * object's field it concerns (as the admin API and `clients show --json` spell it), when there is one.
+ */
 export class LifecycleError extends Error {
   override readonly name = "LifecycleError";
+  readonly field: string | undefined;
+  constructor(message: string, field?: string) {
+    super(message);
+    this.field = field;
+  }
 }
 
 export interface ClientSettings {
@@ -48,20 +58,27 @@ export interface ClientSettings {
 
 function check(settings: ClientSettings): void {
   if (settings.name !== undefined && !isValidName(settings.name)) {
-    throw new LifecycleError(`name must be 1 to ${NAME_MAX} printable characters`);
+    throw new LifecycleError(`name must be 1 to ${NAME_MAX} printable characters`, "name");
   }
   for (const scope of settings.scopes ?? []) {
-    if (!isScopeToken(scope)) throw new LifecycleError(`scope "${scope}" has a character RFC 6749 §3.3 forbids`);
+    if (!isScopeToken(scope)) {
+      throw new LifecycleError(`scope "${scope}" has a character RFC 6749 §3.3 forbids`, "scopes");
+    }
   }
   for (const aud of settings.audiences ?? []) {
-    if (!isValidAudience(aud)) throw new LifecycleError(`audience "${aud}" must be 1 to 512 characters without spaces`);
+    if (!isValidAudience(aud)) {
+      throw new LifecycleError(`audience "${aud}" must be 1 to 512 characters without spaces`, "audiences");
+    }
   }
   if (settings.ttl !== undefined && settings.ttl !== null && !isValidTtl(settings.ttl)) {
-    throw new LifecycleError(`ttl must be an integer number of seconds between ${TTL_MIN} and ${TTL_MAX}`);
+    throw new LifecycleError(`ttl must be an integer number of seconds between ${TTL_MIN} and ${TTL_MAX}`, "ttl");
   }
   const quota = settings.quotaPerMinute;
   if (quota !== undefined && quota !== null && (!Number.isInteger(quota) || quota < QUOTA_MIN || quota > QUOTA_MAX)) {
-    throw new LifecycleError(`quota must be an integer between ${QUOTA_MIN} and ${QUOTA_MAX} tokens per minute`);
+    throw new LifecycleError(
+      `quota must be an integer between ${QUOTA_MIN} and ${QUOTA_MAX} tokens per minute`,
+      "quota_per_minute",
+    );
   }
 }
 
@@ -88,20 +105,45 @@ export type ClientKeys = { jwks: unknown } | { jwksUri: string } | { federation:
 
 /** The validated key fields of a record; throws `LifecycleError` naming what is wrong. */
 function keyFields(keys: ClientKeys): Pick<ClientRecord, "jwks" | "jwks_uri" | "federation"> {
+  const field = "jwks" in keys ? "jwks" : "jwksUri" in keys ? "jwks_uri" : "federation";
   try {
     if ("jwks" in keys) return { jwks: normalizeClientJwks(keys.jwks), jwks_uri: null, federation: null };
-    if ("jwksUri" in keys) return { jwks: null, jwks_uri: fetchableUrl(keys.jwksUri, "--jwks-uri"), federation: null };
+    if ("jwksUri" in keys) return { jwks: null, jwks_uri: fetchableUrl(keys.jwksUri, "jwks_uri"), federation: null };
     return { jwks: null, jwks_uri: null, federation: parseFederation(keys.federation) };
   } catch (err) {
-    if (err instanceof RecordError) throw new LifecycleError(err.message);
+    if (err instanceof RecordError) throw new LifecycleError(err.message, field);
     throw err;
   }
 }
 
 function checkId(clientId: string): void {
   if (!isValidClientId(clientId)) {
-    throw new LifecycleError("client id must be 1 to 200 printable ASCII characters without spaces");
+    throw new LifecycleError("client id must be 1 to 200 printable ASCII characters without spaces", "client_id");
   }
+}
+
+/**
+ * The token grant a client's `grant_types` (RFC 7591 §2) asks for: `["client_credentials"]` (or absent) → yes,
+ * `[]` → none (an introspection-only client). Any other grant is one keymint does not offer.
+ */
+export function tokenGrantOf(grantTypes: readonly string[]): boolean {
+  const other = grantTypes.find((g) => g !== GRANT_CLIENT_CREDENTIALS);
+  if (other !== undefined) {
+    throw new LifecycleError(
+      `grant_types may only contain client_credentials (keymint does not offer ${JSON.stringify(other)})`,
+      "grant_types",
+    );
+  }
+  return grantTypes.length > 0;
+}
+
+/** Records (or, with `null`, forgets) how the client registered itself (RFC 7591), with its token's hash. */
+export function setRegistration(
+  record: ClientRecord,
+  registration: ClientRegistration | null,
+  now: number,
+): ClientRecord {
+  return { ...record, registration, updated_at: iso(now) };
 }
 
 /** The fields every new record shares, whatever its authentication method. */
@@ -120,6 +162,7 @@ function baseRecord(clientId: string, settings: ClientSettings & { name: string 
     quota_per_minute: s.quotaPerMinute ?? null,
     tokens_revoked_before: null,
     dpop_bound_access_tokens: s.requireDpop ?? false,
+    registration: null,
   } as const;
 }
 
@@ -203,6 +246,7 @@ export function assertSecretClient(record: ClientRecord): void {
   if (record.token_endpoint_auth_method !== "client_secret_basic") {
     throw new LifecycleError(
       `client ${record.client_id} authenticates with private_key_jwt and has no secret; replace its keys with \`update ${record.client_id} --jwks FILE\` (or --jwks-uri, --federated-*)`,
+      "token_endpoint_auth_method",
     );
   }
 }
@@ -222,7 +266,7 @@ export interface Rotation {
 export function rotateSecret(record: ClientRecord, rotation: Rotation, now: number): ClientRecord {
   assertSecretClient(record);
   if (!Number.isInteger(rotation.graceSeconds) || rotation.graceSeconds < 0) {
-    throw new LifecycleError("grace must be a non-negative duration");
+    throw new LifecycleError("grace must be a non-negative duration", "grace_seconds");
   }
   const time = iso(now);
   const fresh: StoredSecret = { hash: rotation.newHash, created_at: time, expires_at: rotation.newExpiresAt };

@@ -48,6 +48,16 @@ export interface Federation {
   audience: string | null;
 }
 
+/** How a client registered itself (RFC 7591), for its RFC 7592 configuration endpoint. */
+export interface ClientRegistration {
+  /** base64url SHA-256 of the registration access token (the token itself is never stored). */
+  token_hash: string;
+  /** The method it registered with: `client_secret_post` is kept apart from Basic only to be reported back. */
+  token_endpoint_auth_method: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+}
+
+const REGISTRATION_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"] as const;
+
 export interface ClientRecord {
   v: typeof RECORD_VERSION;
   client_id: string;
@@ -84,6 +94,11 @@ export interface ClientRecord {
   jwks_uri: string | null;
   /** private_key_jwt: federated workload identity; else `null`. */
   federation: Federation | null;
+  /**
+   * Clients registered through RFC 7591 (`POST /oauth2/register`); else `null`. Records written before dynamic
+   * registration existed lack the field: `null`.
+   */
+  registration: ClientRegistration | null;
   /** base64url random salt shared by the client's secret hashes ("" for a key client). */
   salt: string;
   /** Newest first; 1 to MAX_SECRETS entries for a secret client, none for a key client. */
@@ -94,7 +109,7 @@ export interface ClientRecord {
 }
 
 /** A client as shown to operators: everything but the version, the salt and the hashes. */
-export type PublicClient = Omit<ClientRecord, "v" | "salt" | "secrets"> & {
+export type PublicClient = Omit<ClientRecord, "v" | "salt" | "secrets" | "registration"> & {
   secrets: Omit<StoredSecret, "hash">[];
 };
 
@@ -268,6 +283,21 @@ function parseCredentials(value: Record<string, unknown>): Credentials {
   return { method, jwks, jwks_uri: jwksUri, federation, salt: "", secrets: [] };
 }
 
+function parseRegistration(value: unknown): ClientRegistration | null {
+  if (value === undefined || value === null) return null;
+  if (!isObject(value) || typeof value.token_hash !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(value.token_hash)) {
+    fail("registration.token_hash is invalid");
+  }
+  const method = value.token_endpoint_auth_method;
+  if (!REGISTRATION_METHODS.includes(method as ClientRegistration["token_endpoint_auth_method"])) {
+    fail("registration.token_endpoint_auth_method is invalid");
+  }
+  return {
+    token_hash: value.token_hash,
+    token_endpoint_auth_method: method as ClientRegistration["token_endpoint_auth_method"],
+  };
+}
+
 /**
  * Validates a decoded KV value as a client record. Throws `RecordError` naming the first bad field, so a
  * corrupt record is reported (and refused) instead of half-trusted.
@@ -294,6 +324,7 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
   const dpopBound = value.dpop_bound_access_tokens ?? false;
   if (typeof dpopBound !== "boolean") fail("dpop_bound_access_tokens must be a boolean");
   const credentials = parseCredentials(value);
+  const registration = parseRegistration(value.registration);
   return {
     v: RECORD_VERSION,
     client_id: id,
@@ -311,6 +342,7 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
     jwks: credentials.jwks,
     jwks_uri: credentials.jwks_uri,
     federation: credentials.federation,
+    registration,
     salt: credentials.salt,
     secrets: credentials.secrets,
     created_at: isoTime(value.created_at, "created_at"),

@@ -19,9 +19,12 @@ export class StoreUnavailableError extends Error {
 export class CorruptRecordError extends Error {
   override readonly name = "CorruptRecordError";
   readonly clientId: string;
+  /** What is wrong with it (a field name and a rule; never a value). */
+  readonly reason: string;
   constructor(clientId: string, reason: string) {
     super(`client record "${clientId}" is corrupt: ${reason}`);
     this.clientId = clientId;
+    this.reason = reason;
   }
 }
 

@@ -3,7 +3,8 @@
 import { StoreUnavailableError } from "../clients/store.ts";
 import { ConfigError } from "../config.ts";
 import { log } from "../log.ts";
-import { OAuthError, serverError, temporarilyUnavailable } from "../oauth/errors.ts";
+import { bearerChallenge, dpopChallenge } from "../oauth/challenge.ts";
+import { OAuthError, serverError, type TokenChallenge, temporarilyUnavailable } from "../oauth/errors.ts";
 import { RemoteFetchError } from "../remote/fetch-json.ts";
 
 /** Realm of the `WWW-Authenticate: Basic` challenge (RFC 7617). */
@@ -18,17 +19,35 @@ export const NO_STORE_HEADERS: Readonly<Record<string, string>> = {
   Pragma: "no-cache",
 };
 
+/** Realm of keymint's own `WWW-Authenticate: Bearer` challenges (the admin API, RFC 7591/7592). */
+export const BEARER_REALM = "keymint";
+
+/**
+ * The RFC 6750 §3 / RFC 9449 §7.1 challenge for a refused access token. Without a token: `Bearer realm="keymint"`
+ * (no error code, §3.1), then the DPoP scheme; with one: the scheme it came with, the error first.
+ */
+function tokenChallengeHeader(challenge: TokenChallenge, description: string): string {
+  const { error, scope } = challenge;
+  const detail = error === undefined ? undefined : description;
+  const bearer = error === undefined ? bearerChallenge(BEARER_REALM) : bearerChallenge(undefined, error, detail, scope);
+  const dpop = dpopChallenge(error, detail, scope);
+  if (challenge.both === true) return challenge.scheme === "DPoP" ? `${dpop}, ${bearer}` : `${bearer}, ${dpop}`;
+  return challenge.scheme === "DPoP" ? dpop : bearer;
+}
+
 /** Characters RFC 6749 §5.2 allows in `error_description`; anything else is replaced by `?`. */
 const DESCRIPTION_UNSAFE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
 
 /** Renders an `OAuthError` as its HTTP response. */
 export function errorResponse(err: OAuthError): Response {
   const headers = new Headers(NO_STORE_HEADERS);
-  if (err.challenge && err.status === 401) headers.set("WWW-Authenticate", BASIC_CHALLENGE);
+  const description = err.description.replace(DESCRIPTION_UNSAFE, "?");
+  if (err.tokenChallenge !== undefined) {
+    headers.set("WWW-Authenticate", tokenChallengeHeader(err.tokenChallenge, description));
+  } else if (err.challenge && err.status === 401) headers.set("WWW-Authenticate", BASIC_CHALLENGE);
   if (err.allow !== undefined) headers.set("Allow", err.allow);
   if (err.retryAfter !== undefined) headers.set("Retry-After", String(err.retryAfter));
   if (err.dpopNonce !== undefined) headers.set("DPoP-Nonce", err.dpopNonce);
-  const description = err.description.replace(DESCRIPTION_UNSAFE, "?");
   const body = JSON.stringify({ error: err.code, error_description: description });
   return new Response(body, { status: err.status, headers });
 }

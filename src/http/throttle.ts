@@ -259,3 +259,29 @@ export async function enforceQuota(
     "quota exceeded",
   );
 }
+
+/**
+ * Counts a failed access-token check at keymint's own API (the admin API, RFC 7591/7592) against its source, the
+ * same FAILED_AUTH_BY_SOURCE limiter that unknown client ids count against: a token names no client one could
+ * pair it with before it verifies. Only guesses count (`guess`: a forged, malformed or unknown-key token, a wrong
+ * registration access token); a genuine token that is merely expired, revoked or short of scope is no guess. Over
+ * the limit, and for every failure from a source over it, the answer is 429 `slow_down`; a valid token from that
+ * source still works. Sources in `THROTTLE_EXEMPT_CIDRS` are never counted.
+ */
+export async function recordTokenFailure(
+  env: KeymintEnv,
+  request: Request,
+  guess: boolean,
+  nowMs: number,
+): Promise<void> {
+  const ip = request.headers.get("cf-connecting-ip");
+  if (ip !== null && inCidrs(getConfig(env).throttleExempt, ip)) return;
+  const source = sourceIp(request);
+  const key = sourceKey(source);
+  const blockedMs = blockedFor(key, nowMs);
+  if (blockedMs > 0) throw slowDown(blockedMs / 1000, TOO_MANY_FAILURES, "token check failed (source blocked)");
+  if (!guess) return;
+  if (await allowed(env, "FAILED_AUTH_BY_SOURCE", source)) return;
+  block(key, nowMs);
+  throw slowDown(FAILURE_PERIOD, TOO_MANY_FAILURES, "token check failed (source over its failure limit)");
+}

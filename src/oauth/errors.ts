@@ -1,4 +1,7 @@
-/** OAuth 2.0 error type (RFC 6749 §5.2, §4.1.2.1, RFC 7009 §2.2.1, RFC 8707 §2, RFC 8628 §3.5, RFC 9449 §5, §8). */
+/**
+ * OAuth 2.0 error type (RFC 6749 §5.2, §4.1.2.1, RFC 6750 §3.1, RFC 7009 §2.2.1, RFC 7591 §3.2.2, RFC 8707 §2,
+ * RFC 8628 §3.5, RFC 9449 §5, §8).
+ */
 
 /** Error codes keymint puts on the wire; every one is registered with IANA. */
 export type OAuthErrorCode =
@@ -14,6 +17,9 @@ export type OAuthErrorCode =
   | "slow_down"
   | "invalid_dpop_proof"
   | "use_dpop_nonce"
+  | "invalid_token"
+  | "insufficient_scope"
+  | "invalid_client_metadata"
   | "server_error"
   | "temporarily_unavailable";
 
@@ -30,6 +36,9 @@ const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   slow_down: 429,
   invalid_dpop_proof: 400,
   use_dpop_nonce: 400,
+  invalid_token: 401,
+  insufficient_scope: 403,
+  invalid_client_metadata: 400,
   server_error: 500,
   temporarily_unavailable: 503,
 };
@@ -47,6 +56,23 @@ export interface OAuthErrorOptions {
   detail?: string;
   /** A fresh nonce for the `DPoP-Nonce` header (RFC 9449 §8). */
   dpopNonce?: string;
+  /**
+   * Answer with an RFC 6750 §3 / RFC 9449 §7.1 challenge (`WWW-Authenticate: Bearer …` or `DPoP …`): the request
+   * presented, or lacked, an access token.
+   */
+  tokenChallenge?: TokenChallenge;
+}
+
+/** What the `WWW-Authenticate` header of a refused access token says (src/oauth/challenge.ts renders it). */
+export interface TokenChallenge {
+  /** The scheme the token came with: the challenge uses it (RFC 9449 §7.1). `Bearer` when none came. */
+  scheme: "Bearer" | "DPoP";
+  /** RFC 6750 §3.1 code on the challenge; absent when the request had no token (§3.1: no error then). */
+  error?: "invalid_token" | "insufficient_scope" | "invalid_request" | "invalid_dpop_proof";
+  /** Scopes the request needs (`insufficient_scope`). */
+  scope?: readonly string[];
+  /** Also offer the other scheme (a request without a token may use either). */
+  both?: boolean;
 }
 
 /**
@@ -62,6 +88,7 @@ export class OAuthError extends Error {
   readonly retryAfter: number | undefined;
   readonly detail: string | undefined;
   readonly dpopNonce: string | undefined;
+  readonly tokenChallenge: TokenChallenge | undefined;
 
   constructor(code: OAuthErrorCode, description: string, options: OAuthErrorOptions = {}) {
     super(`${code}: ${description}`);
@@ -74,6 +101,7 @@ export class OAuthError extends Error {
     this.retryAfter = options.retryAfter;
     this.detail = options.detail;
     this.dpopNonce = options.dpopNonce;
+    this.tokenChallenge = options.tokenChallenge;
   }
 }
 

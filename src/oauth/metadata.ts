@@ -14,6 +14,8 @@ export interface AuthorizationServerMetadata {
   introspection_endpoint: string;
   revocation_endpoint: string;
   jwks_uri: string;
+  /** RFC 7591 §3: where clients register (with an admin token as the initial access token). */
+  registration_endpoint: string;
   grant_types_supported: string[];
   response_types_supported: string[];
   token_endpoint_auth_methods_supported: string[];
@@ -37,6 +39,7 @@ export function metadataFor(issuer: string, scopesSupported: string[] | null): A
     introspection_endpoint: `${issuer}/oauth2/introspect`,
     revocation_endpoint: `${issuer}/oauth2/revoke`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
+    registration_endpoint: `${issuer}/oauth2/register`,
     grant_types_supported: ["client_credentials"],
     // RFC 8414 requires the member; no response type is supported.
     response_types_supported: [],

@@ -9,7 +9,8 @@ import { type KeyLookup, verifyAccessTokenJws } from "../jwt/access-token.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
 import { TOKEN_SIGNING_ALGS } from "../jwt/jwk.ts";
 import { importHmacKeysByKid, MIN_KEY_LENGTH, parseKeyList, type VerificationKey } from "../jwt/keys.ts";
-import { checkDpopProof, DPOP_ALG_NAMES, DpopReplayCache } from "../oauth/dpop.ts";
+import { bearerChallenge, dpopChallenge } from "../oauth/challenge.ts";
+import { checkDpopProof, DpopReplayCache } from "../oauth/dpop.ts";
 import { accessTokenTimeProblem } from "../oauth/token-state.ts";
 import { RemoteFetchError, remoteUrlProblem } from "../remote/fetch-json.ts";
 import { remoteKeySet } from "../remote/key-set.ts";
@@ -69,6 +70,8 @@ export interface RequireTokenOptions {
    */
   dpop?: "allowed" | "required";
 }
+
+export { bearerChallenge, dpopChallenge };
 
 /** Hono variables set by `requireToken`: the verified claims under `token`. */
 export type TokenVariables = { token: AccessTokenClaims };
@@ -211,38 +214,6 @@ function scopeOutcome(claims: AccessTokenClaims, required: readonly string[], dp
     description: `The access token lacks scope ${missing.join(" ")}`,
     dpop,
   };
-}
-
-/** RFC 9449 §7.1 `WWW-Authenticate: DPoP` challenge, with the accepted proof algorithms. */
-export function dpopChallenge(
-  error?: string,
-  description?: string,
-  scope?: readonly string[],
-  resourceMetadata?: string,
-): string {
-  const params: string[] = [];
-  if (error !== undefined) params.push(`error="${error}"`);
-  if (description !== undefined) params.push(`error_description="${description.replace(/["\\]/g, "")}"`);
-  if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(" ")}"`);
-  params.push(`algs="${DPOP_ALG_NAMES.join(" ")}"`);
-  if (resourceMetadata !== undefined) params.push(`resource_metadata="${resourceMetadata}"`);
-  return `DPoP ${params.join(", ")}`;
-}
-
-/** RFC 6750 §3 `WWW-Authenticate: Bearer` value; `resourceMetadata` is RFC 9728 §5.1's parameter. */
-export function bearerChallenge(
-  realm: string,
-  error?: string,
-  description?: string,
-  scope?: readonly string[],
-  resourceMetadata?: string,
-): string {
-  const params = [`realm="${realm}"`];
-  if (error !== undefined) params.push(`error="${error}"`);
-  if (description !== undefined) params.push(`error_description="${description.replace(/["\\]/g, "")}"`);
-  if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(" ")}"`);
-  if (resourceMetadata !== undefined) params.push(`resource_metadata="${resourceMetadata}"`);
-  return `Bearer ${params.join(", ")}`;
 }
 
 function resolve<T>(value: FromEnv<T>, env: Env): T {

@@ -286,6 +286,7 @@ describe("metadata (RFC 8414)", () => {
       introspection_endpoint: `${ORIGIN}/oauth2/introspect`,
       revocation_endpoint: `${ORIGIN}/oauth2/revoke`,
       jwks_uri: `${ORIGIN}/.well-known/jwks.json`,
+      registration_endpoint: `${ORIGIN}/oauth2/register`,
       grant_types_supported: ["client_credentials"],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: methods,
