@@ -790,10 +790,20 @@ function statusBadge(client) {
   );
 }
 
+/**
+ * A token as text with line-break opportunities after `:`, `/` and `.` (scopes like `keymint:clients:write`, URLs),
+ * so narrow columns wrap between its parts instead of inside them.
+ * @param {string} text
+ * @returns {(string | HTMLElement)[]}
+ */
+function breakable(text) {
+  return text.split(/(?<=[:/.])/).flatMap((part, i) => (i === 0 ? [part] : [h("wbr"), part]));
+}
+
 /** @param {string[]} scopes */
 function scopeList(scopes) {
   if (scopes.length === 0) return h("span", { class: "muted" }, "none");
-  return h("ul", { class: "scope-list" }, ...scopes.map((scope) => h("li", {}, h("code", {}, scope))));
+  return h("ul", { class: "scope-list" }, ...scopes.map((scope) => h("li", {}, h("code", {}, ...breakable(scope)))));
 }
 
 /** Replaces a client in the list (after a change) and re-renders the table. @param {Client} client */

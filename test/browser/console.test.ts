@@ -4,8 +4,11 @@
  * from outside with curl (tokens, introspection), and nothing left in storage or the URL.
  */
 
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import AxeBuilder from "@axe-core/playwright";
+import { exportJWK, generateKeyPair } from "jose";
 import type { Browser, BrowserContext, Page, Request as PwRequest } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clients, curl, freePort, ROOT, type Server, scratchProject, startServer } from "../node/helpers.ts";
@@ -312,10 +315,6 @@ describe("managing clients (CONTRACT: Console)", () => {
     await expect(definition(page, "Claims")).resolves.toBe("none");
     await expect(definition(page, "Scopes")).resolves.toBe("read write");
     await expectAccessible(page, "client details");
-    if (process.env.CONSOLE_SCREENSHOT === "1") {
-      // README's picture of the clients screen: `CONSOLE_SCREENSHOT=1 npx vitest run test/browser`.
-      await page.screenshot({ path: join(ROOT, "docs", "console.png") });
-    }
     expect(adminToken).not.toBe("");
     const during = await page.content();
     expect(during).not.toContain(admin.secret);
@@ -434,6 +433,70 @@ describe("managing clients (CONTRACT: Console)", () => {
     expect(await page.locator("img").count()).toBe(0);
     expect(session.dialogs).toEqual([]);
     expect(session.errors).toEqual([]);
+    await session.context.close();
+  });
+
+  it("shows key-pair, federated and disabled clients for what they are: keys, federation, DPoP, quota", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "keymint-console-"));
+    const { publicKey } = await generateKeyPair("ES256");
+    const jwksFile = join(dir, "jwks.json");
+    await writeFile(
+      jwksFile,
+      JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "deploy-2026", alg: "ES256" }] }),
+    );
+    const made = await Promise.all([
+      clients(project, ["create", "--name", "deploy-bot", "--jwks", jwksFile, "--require-dpop", "--quota", "60"]),
+      clients(project, [
+        "create",
+        "--name",
+        "ci-release",
+        "--federated-issuer",
+        "https://token.actions.githubusercontent.com",
+        "--federated-subject",
+        "repo:acme/app:ref:refs/heads/main",
+        "--scope",
+        "deploy",
+      ]),
+      clients(project, ["create", "--name", "legacy-cron", "--scope", "read", "--ttl", "900"]),
+    ]);
+    for (const result of made) expect(result.code, result.stderr).toBe(0);
+    const [keys, federated, legacy] = made.map((r) => JSON.parse(r.stdout) as { client_id: string });
+    const disabled = await clients(project, ["disable", (legacy as { client_id: string }).client_id]);
+    expect(disabled.code, disabled.stderr).toBe(0);
+
+    const session = await open();
+    const { page } = session;
+    await signInAsAdmin(page);
+    const cells = async (id: string) => (await row(page, id).getByRole("cell").allTextContents()).slice(0, 4);
+    expect(await cells(keys?.client_id as string)).toEqual(["deploy-bot", "Enabled", "Key pair (JWKS)", "none"]);
+    expect(await cells(federated?.client_id as string)).toEqual(["ci-release", "Enabled", "Federated", "deploy"]);
+    expect(await cells(legacy?.client_id as string)).toEqual(["legacy-cron", "Disabled", "Secret", "read"]);
+    await expect(
+      row(page, keys?.client_id as string)
+        .getByRole("cell")
+        .nth(4)
+        .textContent(),
+    ).resolves.toBe("no secret");
+
+    await page.getByRole("button", { name: federated?.client_id as string, exact: true }).click();
+    await expect(definition(page, "Federated issuer")).resolves.toBe("https://token.actions.githubusercontent.com");
+    await expect(definition(page, "Federated subject")).resolves.toBe("repo:acme/app:ref:refs/heads/main");
+    await expect(definition(page, "Federated aud")).resolves.toBe("keymint's issuer");
+    expect(await page.getByRole("button", { name: "Rotate secret" }).count()).toBe(0);
+
+    await page.getByRole("button", { name: legacy?.client_id as string, exact: true }).click();
+    await expect(definition(page, "Token lifetime")).resolves.toBe("900 s (15 min)");
+    await expect(page.getByRole("button", { name: "Enable", exact: true }).count()).resolves.toBe(1);
+
+    await page.getByRole("button", { name: keys?.client_id as string, exact: true }).click();
+    await expect(definition(page, "Keys")).resolves.toBe("kid deploy-2026 · ES256 · EC P-256");
+    await expect(definition(page, "DPoP")).resolves.toBe("required: every token is sender-constrained");
+    await expect(definition(page, "Quota")).resolves.toBe("60 tokens per minute");
+    await expectAccessible(page, "key client details");
+    if (process.env.CONSOLE_SCREENSHOT === "1") {
+      // README's picture of the clients screen: `CONSOLE_SCREENSHOT=1 npx vitest run --project browser`.
+      await page.screenshot({ path: join(ROOT, "docs", "console.png") });
+    }
     await session.context.close();
   });
 
