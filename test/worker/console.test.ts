@@ -92,6 +92,12 @@ describe("GET /console (CONTRACT: Console)", () => {
     expect(await post.json()).toMatchObject({ error: "invalid_request" });
   });
 
+  it("redirects /console/ to /console", async () => {
+    const res = await get("/console/");
+    expect(res.status).toBe(308);
+    expect(res.headers.get("Location")).toBe("/console");
+  });
+
   it("keeps JSON 404s for paths under /console that do not exist", async () => {
     const res = await get("/console/nope.js");
     expect(res.status).toBe(404);
