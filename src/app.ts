@@ -34,7 +34,6 @@ app.get("/.well-known/jwks.json", (c) => jwksEndpoint(c.req.raw, c.env));
 // would cost the token endpoint one more pattern test per request (hono/tiny tries every route of the method).
 app.get("/oauth2/authorize", authorizationEndpoint);
 app.get("/console", (c) => consoleAsset(c.req.raw, "page"));
-app.get("/console/", () => new Response(null, { status: 308, headers: { Location: "/console" } }));
 app.get("/console/console.js", (c) => consoleAsset(c.req.raw, "script"));
 app.get("/console/console.css", (c) => consoleAsset(c.req.raw, "styles"));
 app.get("/", (c) => (wantsHtml(c.req.raw) ? consoleAsset(c.req.raw, "home") : noSuchEndpoint()));

@@ -92,10 +92,11 @@ describe("GET /console (CONTRACT: Console)", () => {
     expect(await post.json()).toMatchObject({ error: "invalid_request" });
   });
 
-  it("redirects /console/ to /console", async () => {
+  it("serves the same page at /console/ (its files have absolute paths)", async () => {
     const res = await get("/console/");
-    expect(res.status).toBe(308);
-    expect(res.headers.get("Location")).toBe("/console");
+    expect(res.status).toBe(200);
+    expectConsoleHeaders(res);
+    expect(await res.text()).toBe(await (await get("/console")).text());
   });
 
   it("keeps JSON 404s for paths under /console that do not exist", async () => {
