@@ -172,6 +172,20 @@ async function busy(button, work, onError) {
   }
 }
 
+/**
+ * Runs `work` when `form` is submitted (Enter in a field or its submit button), through `busy` on that button.
+ * @param {HTMLFormElement} form
+ * @param {() => Promise<void>} work
+ * @param {(message: string) => void} onError
+ */
+function onSubmit(form, work, onError) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    if (button instanceof HTMLButtonElement) void busy(button, work, onError);
+  });
+}
+
 /** @param {unknown} err */
 function describeError(err) {
   if (err instanceof ApiError) {
@@ -556,32 +570,28 @@ function showSignIn(notice) {
   const secretInput = slot(view, "secret", HTMLInputElement);
   const error = slot(view, "error", HTMLElement);
   slot(view, "notice", HTMLElement).textContent = notice ?? "";
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const button = /** @type {HTMLButtonElement} */ (form.querySelector("button[type=submit]"));
-    busy(
-      button,
-      async () => {
-        const clientId = idInput.value.trim();
-        const secret = secretInput.value;
-        if (clientId === "" || secret === "") {
-          showAlert(error, "Enter the client ID and the client secret of an admin client.");
-          focus(clientId === "" ? idInput : secretInput);
-          return;
-        }
-        error.replaceChildren();
-        try {
-          await signIn(clientId, secret);
-        } finally {
-          secretInput.value = "";
-        }
-      },
-      (message) => {
-        showAlert(error, message);
-        focus(secretInput);
-      },
-    );
-  });
+  onSubmit(
+    form,
+    async () => {
+      const clientId = idInput.value.trim();
+      const secret = secretInput.value;
+      if (clientId === "" || secret === "") {
+        showAlert(error, "Enter the client ID and the client secret of an admin client.");
+        focus(clientId === "" ? idInput : secretInput);
+        return;
+      }
+      error.replaceChildren();
+      try {
+        await signIn(clientId, secret);
+      } finally {
+        secretInput.value = "";
+      }
+    },
+    (message) => {
+      showAlert(error, message);
+      focus(secretInput);
+    },
+  );
   mainElement().replaceChildren(view);
   byId("session", HTMLElement).hidden = true;
   focus(byId("sign-in-title", HTMLElement));
@@ -1052,34 +1062,30 @@ function wireActions(fragment, client, message) {
   if (!isSecretClient(client)) {
     rotate.remove();
   } else {
-    rotate.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const button = /** @type {HTMLButtonElement} */ (rotate.querySelector("button[type=submit]"));
-      busy(
-        button,
-        async () => {
-          const seconds = grace.value.trim() === "" ? 0 : Number(grace.value);
-          if (!Number.isInteger(seconds) || seconds < 0) {
-            showAlert(message, "Grace period: enter a whole number of seconds (0 or more).");
-            focus(grace);
-            return;
-          }
-          const rotated = await api("POST", `${clientPath(id)}/secret`, seconds > 0 ? { grace_seconds: seconds } : {});
-          const fresh = await api("GET", clientPath(id));
-          const stored = storeClient(fresh);
-          showDetails(stored, { focusTitle: false });
-          const panel = view?.panel;
-          if (!panel) return;
-          const note =
-            seconds > 0
-              ? `New secret for ${stored.name}. The old secret keeps working for ${seconds} s. Copy the new one now: it is shown only this once.`
-              : `New secret for ${stored.name}. The old secret no longer works. Copy the new one now: it is shown only this once.`;
-          slot(panel, "secret", HTMLElement).replaceChildren(secretBox(id, rotated.client_secret, note));
-          focus(slot(panel, "copy", HTMLButtonElement));
-        },
-        onError,
-      );
-    });
+    onSubmit(
+      rotate,
+      async () => {
+        const seconds = grace.value.trim() === "" ? 0 : Number(grace.value);
+        if (!Number.isInteger(seconds) || seconds < 0) {
+          showAlert(message, "Grace period: enter a whole number of seconds (0 or more).");
+          focus(grace);
+          return;
+        }
+        const rotated = await api("POST", `${clientPath(id)}/secret`, seconds > 0 ? { grace_seconds: seconds } : {});
+        const fresh = await api("GET", clientPath(id));
+        const stored = storeClient(fresh);
+        showDetails(stored, { focusTitle: false });
+        const panel = view?.panel;
+        if (!panel) return;
+        const note =
+          seconds > 0
+            ? `New secret for ${stored.name}. The old secret keeps working for ${seconds} s. Copy the new one now: it is shown only this once.`
+            : `New secret for ${stored.name}. The old secret no longer works. Copy the new one now: it is shown only this once.`;
+        slot(panel, "secret", HTMLElement).replaceChildren(secretBox(id, rotated.client_secret, note));
+        focus(slot(panel, "copy", HTMLButtonElement));
+      },
+      onError,
+    );
   }
   const toggle = slot(fragment, "toggle", HTMLButtonElement);
   toggle.textContent = client.enabled ? "Disable" : "Enable";
@@ -1210,25 +1216,21 @@ function showNewClient() {
   };
   for (const radio of radios) radio.addEventListener("change", showAuthFields);
   showAuthFields();
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const button = /** @type {HTMLButtonElement} */ (form.querySelector("button[type=submit]"));
-    busy(
-      button,
-      async () => {
-        const built = buildNewClient(form, chosen());
-        if ("problem" in built) {
-          showAlert(message, built.problem);
-          focus(built.field);
-          return;
-        }
-        const created = await api("POST", "/admin/clients", built.body);
-        const stored = storeClient(created);
-        showCreated(stored, typeof created.client_secret === "string" ? created.client_secret : null);
-      },
-      (text) => showAlert(message, text),
-    );
-  });
+  onSubmit(
+    form,
+    async () => {
+      const built = buildNewClient(form, chosen());
+      if ("problem" in built) {
+        showAlert(message, built.problem);
+        focus(built.field);
+        return;
+      }
+      const created = await api("POST", "/admin/clients", built.body);
+      const stored = storeClient(created);
+      showCreated(stored, typeof created.client_secret === "string" ? created.client_secret : null);
+    },
+    (text) => showAlert(message, text),
+  );
   openPanel(fragment, "new-title");
 }
 
