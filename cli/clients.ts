@@ -1,12 +1,23 @@
 /**
  * keymint client administration: `npm run -s clients -- <command> [options]`.
- * Every command works on the local registry (default, the one `npm start` serves) or with `--remote` on the
- * deployed KV namespace. Secrets are printed once, at `create` and `rotate-secret`; nothing ever prints a
- * hash or a salt. One module per command (cli/commands/), shared option parsing in cli/options.ts.
+ * Every command works on the local registry (default, the one `npm start` serves), with `--remote` on the
+ * deployed KV namespace, or with `--api URL` through keymint's admin API as an admin client; the commands talk to
+ * one `ClientManager` whichever driver serves it, so output and exit codes are the same. Secrets are printed once,
+ * at `create` and `rotate-secret`; nothing ever prints a hash or a salt. One module per command (cli/commands/),
+ * shared option parsing in cli/options.ts.
  */
 
 import { parseArgs } from "node:util";
 import { LifecycleError } from "../src/clients/lifecycle.ts";
+import {
+  ClientExistsError,
+  type ClientManager,
+  ClientNotFoundError,
+  ClientOperations,
+  VersionMismatchError,
+} from "../src/clients/operations.ts";
+import { CorruptRecordError } from "../src/clients/store.ts";
+import { ApiClientManager, credentialsFromEnv } from "./api-driver.ts";
 import type { CommandSpec, Values } from "./command.ts";
 import { create } from "./commands/create.ts";
 import { importClients } from "./commands/import.ts";
@@ -95,8 +106,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`error: usage: ${spec.usage}\n`);
     return 2;
   }
-  if (values.local === true && values.remote === true) {
-    process.stderr.write("error: --local and --remote exclude each other\n");
+  const api = str(values, "api");
+  if ([values.local === true, values.remote === true, api !== undefined].filter(Boolean).length > 1) {
+    process.stderr.write("error: --local, --remote and --api exclude each other\n");
+    return 2;
+  }
+  if (api !== undefined && (values["dry-run"] === true || values.driver !== undefined)) {
+    process.stderr.write("error: --api goes without --dry-run and --driver\n");
     return 2;
   }
   const driver = str(values, "driver");
@@ -112,23 +128,41 @@ export async function main(argv: string[]): Promise<number> {
     env: str(values, "env"),
     persistTo: str(values, "persist-to"),
   };
+  const now = Math.floor(Date.now() / 1000);
   let registry: Registry | undefined;
   try {
-    registry =
-      remote || dryRun || driver === "wrangler"
-        ? await openWranglerRegistry(target, dryRun, (line) => process.stderr.write(`would run: ${line}\n`))
-        : await openLocalRegistry(target);
+    let ops: ClientManager;
+    if (api !== undefined) ops = new ApiClientManager(api, credentialsFromEnv(process.env));
+    else {
+      registry =
+        remote || dryRun || driver === "wrangler"
+          ? await openWranglerRegistry(target, dryRun, (line) => process.stderr.write(`would run: ${line}\n`))
+          : await openLocalRegistry(target);
+      ops = new ClientOperations(registry, { now: () => now });
+    }
     await spec.run({
       values,
       positionals,
-      registry,
-      now: Math.floor(Date.now() / 1000),
+      ops,
+      now,
       json: values.json === true,
       out: (text) => process.stdout.write(`${text}\n`),
     });
     return 0;
   } catch (err) {
-    if (err instanceof CliError || err instanceof LifecycleError) {
+    if (err instanceof CorruptRecordError) {
+      process.stderr.write(
+        `error: the record of client "${err.clientId}" is corrupt (${err.reason}); delete it with \`delete ${err.clientId}\` and re-create or re-import the client\n`,
+      );
+      return 1;
+    }
+    if (
+      err instanceof CliError ||
+      err instanceof LifecycleError ||
+      err instanceof ClientNotFoundError ||
+      err instanceof ClientExistsError ||
+      err instanceof VersionMismatchError
+    ) {
       process.stderr.write(`error: ${err.message}\n`);
       return 1;
     }

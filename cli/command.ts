@@ -1,13 +1,14 @@
-/** What every clients-CLI command is given and declares: parsed options, the registry, the clock, output. */
+/** What every clients-CLI command is given and declares: parsed options, the client manager, the clock, output. */
 
-import type { Registry } from "./registry.ts";
+import type { ClientManager } from "../src/clients/operations.ts";
 
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 export interface CommandContext {
   values: Values;
   positionals: string[];
-  registry: Registry;
+  /** The registry's operations, whichever driver serves them: local, remote (wrangler kv) or `--api`. */
+  ops: ClientManager;
   now: number;
   json: boolean;
   out(text: string): void;

@@ -2,9 +2,8 @@
 
 import { readFile } from "node:fs/promises";
 import type { ClientKeys, ClientSettings } from "../src/clients/lifecycle.ts";
-import { CLIENT_KEY_ALGS, type ClientJwks, normalizeClientJwks, RecordError } from "../src/clients/record.ts";
+import type { ClientFields } from "../src/clients/operations.ts";
 import { secretWeakness } from "../src/clients/secrets.ts";
-import { algorithmOf, importParams, publicMembers } from "../src/jwt/jwk.ts";
 import type { Values } from "./command.ts";
 import { parseDuration } from "./duration.ts";
 import { CliError } from "./registry.ts";
@@ -18,6 +17,7 @@ export const TARGET_OPTIONS = {
   "persist-to": { type: "string" },
   "dry-run": { type: "boolean" },
   driver: { type: "string" },
+  api: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -48,6 +48,9 @@ export const HELP_TARGET = `Target (every command):
   --dry-run               print the wrangler commands instead of running them (implies --driver wrangler;
                           reads then find nothing)
   --driver wrangler       drive the local registry through \`wrangler kv\` commands, exactly as --remote does
+  --api URL               through keymint's admin API at URL, as an admin client: KEYMINT_CLIENT_ID and
+                          KEYMINT_CLIENT_SECRET (or KEYMINT_CLIENT_KEY: its private JWK or a file holding it;
+                          or KEYMINT_CLIENT_ASSERTION: a ready client assertion, e.g. a CI job's OIDC token)
   --json                  machine-readable output`;
 
 export const HELP_SETTINGS = `Client settings:
@@ -180,34 +183,24 @@ export async function keysFrom(values: Values): Promise<ClientKeys | undefined> 
   return { federation: { issuer, subject, audience: audience ?? null } };
 }
 
-/**
- * Refuses a JWK Set whose keys WebCrypto cannot import (a point off its curve, say): such a key would never verify
- * an assertion. The record format's own checks (members, lengths, RSA size) have run before.
- */
-export async function assertImportable(jwks: ClientJwks | null): Promise<void> {
-  for (const [i, jwk] of (jwks?.keys ?? []).entries()) {
-    const alg = algorithmOf(jwk, CLIENT_KEY_ALGS);
-    if (alg === null) continue;
-    try {
-      await crypto.subtle.importKey(
-        "jwk",
-        { ...publicMembers(jwk, alg), ext: true },
-        importParams(alg) as Parameters<typeof crypto.subtle.importKey>[2],
-        true,
-        ["verify"],
-      );
-    } catch (err) {
-      throw new CliError(`jwks key ${i} cannot be used: ${(err as Error).message}`);
-    }
-  }
+/** Client settings as the client object's fields (what every driver takes). */
+export function fieldsOf(settings: ClientSettings): ClientFields {
+  const fields: ClientFields = {};
+  if (settings.name !== undefined) fields.name = settings.name;
+  if (settings.scopes !== undefined) fields.scopes = settings.scopes;
+  if (settings.audiences !== undefined) fields.audiences = settings.audiences;
+  if (settings.ttl !== undefined) fields.ttl = settings.ttl;
+  if (settings.canIntrospect !== undefined) fields.can_introspect = settings.canIntrospect;
+  if (settings.tokenGrant !== undefined) fields.grant_types = settings.tokenGrant ? ["client_credentials"] : [];
+  if (settings.quotaPerMinute !== undefined) fields.quota_per_minute = settings.quotaPerMinute;
+  if (settings.requireDpop !== undefined) fields.dpop_bound_access_tokens = settings.requireDpop;
+  return fields;
 }
 
-/** A JWK Set as the registry would store it, or a `CliError` saying what is wrong with it. */
-export function jwksOf(value: unknown): ClientJwks {
-  try {
-    return normalizeClientJwks(value);
-  } catch (err) {
-    if (err instanceof RecordError) throw new CliError(err.message);
-    throw err;
-  }
+/** Key options as the client object's fields; a federation is given whole (every member), replacing the current. */
+export function keyFieldsOf(keys: ClientKeys): ClientFields {
+  if ("jwks" in keys) return { jwks: keys.jwks };
+  if ("jwksUri" in keys) return { jwks_uri: keys.jwksUri };
+  const { issuer, subject, audience } = keys.federation;
+  return { federation: { issuer, subject, audience } };
 }

@@ -1,24 +1,33 @@
 /**
- * Where the CLI reads and writes client records: the local registry that `wrangler dev` serves (through
- * wrangler's `getPlatformProxy`, i.e. Miniflare on `.wrangler/state`) or the deployed namespace (through
- * `wrangler kv` commands). Both speak in raw KV values; the commands above them own the record format.
+ * Where the CLI's local and remote drivers read and write client records: the local registry that `wrangler dev`
+ * serves (through wrangler's `getPlatformProxy`, i.e. Miniflare on `.wrangler/state`) or the deployed namespace
+ * (through `wrangler kv` commands). Both speak in raw KV values (a `RecordStore`); the client operations of
+ * src/clients/operations.ts own the record format and the rules, as they do for the admin API.
  */
 
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { RecordStore } from "../src/clients/operations.ts";
 import { CLIENT_KEY_PREFIX, clientKey } from "../src/clients/record.ts";
 
-export interface Registry {
-  /** Human name of the target, for messages. */
-  readonly label: string;
-  getMany(ids: readonly string[]): Promise<Map<string, string | null>>;
-  put(id: string, value: string): Promise<void>;
-  putMany(entries: readonly { id: string; value: string }[]): Promise<void>;
-  delete(id: string): Promise<void>;
+export interface Registry extends RecordStore {
+  /** Every client id (all pages). */
   listIds(): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/** Every id of a registry, page by page. */
+async function allIds(listPage: RecordStore["listPage"]): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listPage({ cursor, limit: 1000 });
+    ids.push(...page.ids);
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return ids;
 }
 
 /** An error meant for the operator: printed as one line on stderr, exit code 1. */
@@ -37,7 +46,7 @@ interface KvLike {
   get(key: string): Promise<string | null>;
   put(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;
-  list(options: { prefix: string; cursor?: string }): Promise<{
+  list(options: { prefix: string; cursor?: string; limit?: number }): Promise<{
     keys: { name: string }[];
     list_complete: boolean;
     cursor?: string;
@@ -83,6 +92,13 @@ export async function openLocalRegistry(options: TargetOptions): Promise<Registr
     restoreEnvironment();
     throw new CliError('wrangler.toml has no KV binding "CLIENTS"');
   }
+  const listPage: RecordStore["listPage"] = async ({ cursor, limit }) => {
+    const page = await kv.list(
+      cursor === undefined ? { prefix: CLIENT_KEY_PREFIX, limit } : { prefix: CLIENT_KEY_PREFIX, limit, cursor },
+    );
+    const ids = page.keys.map((key) => key.name.slice(CLIENT_KEY_PREFIX.length));
+    return page.list_complete || page.cursor === undefined ? { ids } : { ids, cursor: page.cursor };
+  };
   return {
     label: `local registry (${persistRoot})`,
     async getMany(ids) {
@@ -99,19 +115,8 @@ export async function openLocalRegistry(options: TargetOptions): Promise<Registr
     async delete(id) {
       await kv.delete(clientKey(id));
     },
-    async listIds() {
-      const ids: string[] = [];
-      let cursor: string | undefined;
-      for (;;) {
-        const page = await kv.list(
-          cursor === undefined ? { prefix: CLIENT_KEY_PREFIX } : { prefix: CLIENT_KEY_PREFIX, cursor },
-        );
-        for (const key of page.keys) ids.push(key.name.slice(CLIENT_KEY_PREFIX.length));
-        if (page.list_complete || page.cursor === undefined) break;
-        cursor = page.cursor;
-      }
-      return ids;
-    },
+    listPage,
+    listIds: () => allIds(listPage),
     async close() {
       await proxy.dispose();
       restoreEnvironment();
@@ -215,6 +220,13 @@ export async function openWranglerRegistry(
       throw new CliError("wrangler printed output keymint cannot read; is wrangler up to date (>= 4.164)?");
     }
   }
+  // `wrangler kv key list` prints every key at once: one page.
+  const listPage: RecordStore["listPage"] = async () => {
+    const stdout = await run(["kv", "key", "list", "--prefix", CLIENT_KEY_PREFIX]);
+    if (stdout === null) return { ids: [] };
+    const keys = json(stdout) as { name: string }[];
+    return { ids: keys.map((k) => k.name.slice(CLIENT_KEY_PREFIX.length)) };
+  };
   return {
     label: options.remote ? "remote registry (Cloudflare)" : "local registry (via wrangler)",
     async getMany(ids) {
@@ -244,12 +256,8 @@ export async function openWranglerRegistry(
     async delete(id) {
       await run(["kv", "key", "delete", clientKey(id)]);
     },
-    async listIds() {
-      const stdout = await run(["kv", "key", "list", "--prefix", CLIENT_KEY_PREFIX]);
-      if (stdout === null) return [];
-      const keys = json(stdout) as { name: string }[];
-      return keys.map((k) => k.name.slice(CLIENT_KEY_PREFIX.length));
-    },
+    listPage,
+    listIds: async () => (await listPage({ limit: 1000 })).ids,
     async close() {
       await rm(dir, { recursive: true, force: true });
     },

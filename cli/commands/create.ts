@@ -1,24 +1,22 @@
 /** `create`: register a client with a generated (or imported) secret, or with keys and no secret at all. */
 
-import { type ClientSettings, newKeyClientRecord } from "../../src/clients/lifecycle.ts";
-import { isValidClientId, toPublic } from "../../src/clients/record.ts";
-import { recordForNewClient } from "../../src/clients/register.ts";
-import { generateClientId, generateSecret } from "../../src/clients/secrets.ts";
+import type { NewClientInput } from "../../src/clients/operations.ts";
+import { isValidClientId } from "../../src/clients/record.ts";
 import type { CommandSpec } from "../command.ts";
 import {
-  assertImportable,
   durationOption,
   expiryFrom,
+  fieldsOf,
   HELP_KEYS,
   HELP_SETTINGS,
   KEY_OPTIONS,
+  keyFieldsOf,
   keysFrom,
   readSecretOption,
   SETTINGS_OPTIONS,
   settingsFrom,
   str,
 } from "../options.ts";
-import { assertFree, save } from "../records.ts";
 import { CliError } from "../registry.ts";
 
 export const create: CommandSpec = {
@@ -45,42 +43,26 @@ export const create: CommandSpec = {
       settings.tokenGrant = false;
       settings.canIntrospect = true;
     }
-    const clientId = str(values, "client-id") ?? generateClientId();
-    if (!isValidClientId(clientId)) {
+    const clientId = str(values, "client-id");
+    if (clientId !== undefined && !isValidClientId(clientId)) {
       throw new CliError("--client-id must be 1 to 200 printable ASCII characters without spaces");
     }
     const keys = await keysFrom(values);
-    const named = settings as ClientSettings & { name: string };
+    const input: NewClientInput = { ...fieldsOf(settings), name: settings.name };
+    if (clientId !== undefined) input.client_id = clientId;
+    if (values.disabled === true) input.enabled = false;
     if (keys !== undefined) {
       if (values["client-secret"] !== undefined || values["secret-expires-in"] !== undefined) {
         throw new CliError("a client with --jwks, --jwks-uri or --federated-issuer has no secret");
       }
-      const record = newKeyClientRecord({ clientId, keys, enabled: values.disabled !== true, settings: named }, now);
-      await assertImportable(record.jwks);
-      await assertFree(ctx.registry, clientId);
-      await save(ctx.registry, record);
-      ctx.out(JSON.stringify(toPublic(record), null, 2));
-      return;
+      Object.assign(input, keyFieldsOf(keys));
+    } else {
+      const imported = await readSecretOption(values, "client-secret");
+      if (imported !== undefined) input.client_secret = imported;
+      const expiresAt = expiryFrom(now, durationOption(values, "secret-expires-in"));
+      if (expiresAt !== null) input.client_secret_expires_at = expiresAt;
     }
-    const imported = await readSecretOption(values, "client-secret");
-    const secret = imported ?? generateSecret();
-    await assertFree(ctx.registry, clientId);
-    const record = await recordForNewClient(
-      {
-        clientId,
-        secret,
-        secretExpiresAt: expiryFrom(now, durationOption(values, "secret-expires-in")),
-        enabled: values.disabled !== true,
-        settings: named,
-      },
-      now,
-    );
-    await save(ctx.registry, record);
-    const expiresAt = record.secrets[0]?.expires_at ?? null;
-    const output = Object.assign(
-      { client_id: clientId, client_secret: secret, client_secret_expires_at: expiresAt ?? 0 },
-      toPublic(record),
-    );
-    ctx.out(JSON.stringify(output, null, 2));
+    const { value } = await ctx.ops.create(input);
+    ctx.out(JSON.stringify(value, null, 2));
   },
 };

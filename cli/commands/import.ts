@@ -1,9 +1,9 @@
 /** `import`: clients with existing ids and secrets from a JSON array (migrations); all validated before any write. */
 
 import { readFile } from "node:fs/promises";
-import { type ClientSettings, LifecycleError } from "../../src/clients/lifecycle.ts";
-import { type ClientRecord, isValidClientId, toPublic } from "../../src/clients/record.ts";
-import { recordForNewClient } from "../../src/clients/register.ts";
+import { LifecycleError } from "../../src/clients/lifecycle.ts";
+import { type NewClientInput, prepareNewClient } from "../../src/clients/operations.ts";
+import { isValidClientId } from "../../src/clients/record.ts";
 import { secretWeakness } from "../../src/clients/secrets.ts";
 import type { CommandSpec } from "../command.ts";
 import { IMPORTED_SECRET_WARNING } from "../options.ts";
@@ -24,10 +24,11 @@ const IMPORT_FIELDS = new Set([
   "quota_per_minute",
 ]);
 
-async function prepareImport(entries: unknown, now: number): Promise<ClientRecord[]> {
+/** The file's clients as create inputs, each validated by the same rules every driver applies. */
+async function prepareImport(entries: unknown, now: number): Promise<NewClientInput[]> {
   if (!Array.isArray(entries)) throw new CliError("the import file must hold a JSON array of clients");
   const seen = new Set<string>();
-  const records: ClientRecord[] = [];
+  const inputs: NewClientInput[] = [];
   for (const [i, entry] of entries.entries()) {
     const where = `entry ${i}`;
     if (typeof entry !== "object" || entry === null || Array.isArray(entry))
@@ -64,32 +65,27 @@ async function prepareImport(entries: unknown, now: number): Promise<ClientRecor
       e.quota_per_minute === undefined || e.quota_per_minute === null || typeof e.quota_per_minute === "number",
       "quota_per_minute",
     );
+    const input: NewClientInput = {
+      client_id: id,
+      client_secret: e.client_secret,
+      client_secret_expires_at: typeof expires === "number" && expires > 0 ? expires : null,
+      enabled: (e.enabled as boolean | undefined) ?? true,
+      name: (e.name as string | undefined) ?? id,
+      ttl: (e.ttl as number | null | undefined) ?? null,
+      quota_per_minute: (e.quota_per_minute as number | null | undefined) ?? null,
+    };
+    if (scopes !== undefined) input.scopes = scopes as string[];
+    if (audiences !== undefined) input.audiences = audiences as string[];
+    if (e.can_introspect !== undefined) input.can_introspect = e.can_introspect as boolean;
     try {
-      records.push(
-        await recordForNewClient(
-          {
-            clientId: id,
-            secret: e.client_secret,
-            secretExpiresAt: typeof expires === "number" && expires > 0 ? expires : null,
-            enabled: (e.enabled as boolean | undefined) ?? true,
-            settings: {
-              name: (e.name as string | undefined) ?? id,
-              scopes: scopes as string[] | undefined,
-              audiences: audiences as string[] | undefined,
-              ttl: (e.ttl as number | null | undefined) ?? null,
-              canIntrospect: e.can_introspect as boolean | undefined,
-              quotaPerMinute: (e.quota_per_minute as number | null | undefined) ?? null,
-            } as ClientSettings & { name: string },
-          },
-          now,
-        ),
-      );
+      await prepareNewClient(input, now);
     } catch (err) {
       if (err instanceof LifecycleError) throw new CliError(`${where} (${id}): ${err.message}`);
       throw err;
     }
+    inputs.push(input);
   }
-  return records;
+  return inputs;
 }
 
 export const importClients: CommandSpec = {
@@ -107,22 +103,11 @@ export const importClients: CommandSpec = {
         `cannot read ${path}: ${err instanceof SyntaxError ? "not valid JSON" : (err as Error).message}`,
       );
     }
-    const records = await prepareImport(parsed, ctx.now);
-    const existing = await ctx.registry.getMany(records.map((r) => r.client_id));
-    const taken = records.find((r) => (existing.get(r.client_id) ?? null) !== null);
-    if (taken !== undefined)
-      throw new CliError(
-        `client "${taken.client_id}" already exists in the ${ctx.registry.label}; nothing was imported`,
-      );
-    await ctx.registry.putMany(records.map((r) => ({ id: r.client_id, value: JSON.stringify(r) })));
+    const records = await ctx.ops.importClients(await prepareImport(parsed, ctx.now));
     process.stderr.write(`${IMPORTED_SECRET_WARNING}\n`);
     ctx.out(
       ctx.json
-        ? JSON.stringify(
-            records.map((r) => toPublic(r)),
-            null,
-            2,
-          )
+        ? JSON.stringify(records, null, 2)
         : `imported ${records.length} client${records.length === 1 ? "" : "s"}: ${records.map((r) => r.client_id).join(", ")}`,
     );
   },

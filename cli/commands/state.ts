@@ -1,20 +1,21 @@
 /** `disable`, `enable`, `revoke-tokens` and `delete`: a client's state, one write each. */
 
-import { revokeTokensBefore, setEnabled } from "../../src/clients/lifecycle.ts";
-import type { CommandSpec } from "../command.ts";
-import { loadRaw, mutate } from "../records.ts";
+import type { PublicClient } from "../../src/clients/record.ts";
+import type { CommandContext, CommandSpec } from "../command.ts";
+
+function report(ctx: CommandContext, client: PublicClient, message: string): void {
+  ctx.out(ctx.json ? JSON.stringify(client, null, 2) : message);
+}
 
 export const disable: CommandSpec = {
   usage: "disable ID",
   summary: "refuse the client's authentication (tokens already issued stay valid until revoke-tokens)",
   options: {},
   positionals: 1,
-  run: (ctx) =>
-    mutate(
-      ctx,
-      (r) => setEnabled(r, false, ctx.now),
-      (r) => `disabled client ${r.client_id}`,
-    ),
+  async run(ctx) {
+    const { value } = await ctx.ops.setEnabled(ctx.positionals[0] as string, false);
+    report(ctx, value, `disabled client ${value.client_id}`);
+  },
 };
 
 export const enable: CommandSpec = {
@@ -22,12 +23,10 @@ export const enable: CommandSpec = {
   summary: "accept the client's authentication again",
   options: {},
   positionals: 1,
-  run: (ctx) =>
-    mutate(
-      ctx,
-      (r) => setEnabled(r, true, ctx.now),
-      (r) => `enabled client ${r.client_id}`,
-    ),
+  async run(ctx) {
+    const { value } = await ctx.ops.setEnabled(ctx.positionals[0] as string, true);
+    report(ctx, value, `enabled client ${value.client_id}`);
+  },
 };
 
 export const revokeTokens: CommandSpec = {
@@ -35,12 +34,10 @@ export const revokeTokens: CommandSpec = {
   summary: "revoke every token issued to the client until now (introspection reports them inactive)",
   options: {},
   positionals: 1,
-  run: (ctx) =>
-    mutate(
-      ctx,
-      (r) => revokeTokensBefore(r, ctx.now),
-      (r) => `revoked every token of client ${r.client_id} issued up to now`,
-    ),
+  async run(ctx) {
+    const { value } = await ctx.ops.revokeTokens(ctx.positionals[0] as string);
+    report(ctx, value, `revoked every token of client ${value.client_id} issued up to now`);
+  },
 };
 
 export const deleteClient: CommandSpec = {
@@ -50,8 +47,7 @@ export const deleteClient: CommandSpec = {
   positionals: 1,
   async run(ctx) {
     const id = ctx.positionals[0] as string;
-    await loadRaw(ctx.registry, id);
-    await ctx.registry.delete(id);
+    await ctx.ops.delete(id);
     ctx.out(ctx.json ? JSON.stringify({ client_id: id, deleted: true }) : `deleted client ${id}`);
   },
 };

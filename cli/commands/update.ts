@@ -1,18 +1,16 @@
 /** `update`: change a client's settings, or replace its keys (JWKS, JWKS URL or federation). */
 
-import { setClientKeys, updateClient } from "../../src/clients/lifecycle.ts";
 import type { CommandSpec } from "../command.ts";
 import {
-  assertImportable,
+  fieldsOf,
   HELP_KEYS,
   HELP_SETTINGS,
-  jwksOf,
   KEY_OPTIONS,
+  keyFieldsOf,
   keysFrom,
   SETTINGS_OPTIONS,
   settingsFrom,
 } from "../options.ts";
-import { mutate } from "../records.ts";
 import { CliError } from "../registry.ts";
 
 export const update: CommandSpec = {
@@ -22,24 +20,21 @@ export const update: CommandSpec = {
   positionals: 1,
   help: [HELP_SETTINGS, HELP_KEYS],
   async run(ctx) {
+    const id = ctx.positionals[0] as string;
     const settings = settingsFrom(ctx.values, true);
     const keys = await keysFrom(ctx.values);
     if (Object.keys(settings).length === 0 && keys === undefined) {
       throw new CliError("nothing to update: give at least one setting (see --help)");
     }
-    if (keys !== undefined && "jwks" in keys) await assertImportable(jwksOf(keys.jwks));
-    await mutate(
-      ctx,
-      (record) => {
-        if (keys !== undefined && record.token_endpoint_auth_method === "client_secret_basic") {
-          process.stderr.write(
-            `warning: client ${record.client_id} now authenticates with private_key_jwt; its secrets no longer work\n`,
-          );
-        }
-        const updated = updateClient(record, settings, ctx.now);
-        return keys === undefined ? updated : setClientKeys(updated, keys, ctx.now);
-      },
-      (r) => `updated client ${r.client_id}`,
-    );
+    const patch = { ...fieldsOf(settings), ...(keys === undefined ? {} : keyFieldsOf(keys)) };
+    // New keys turn a secret client into a key client: read it first to warn, and change only that version.
+    const before = keys === undefined ? undefined : await ctx.ops.show(id);
+    const { value } = await ctx.ops.update(id, patch, before?.etag);
+    if (before?.value.token_endpoint_auth_method === "client_secret_basic") {
+      process.stderr.write(
+        `warning: client ${id} now authenticates with private_key_jwt; its secrets no longer work\n`,
+      );
+    }
+    ctx.out(ctx.json ? JSON.stringify(value, null, 2) : `updated client ${value.client_id}`);
   },
 };

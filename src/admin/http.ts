@@ -21,7 +21,7 @@ import { type RequestContext, requestContext } from "../http/context.ts";
 import { errorResponse, NO_STORE_HEADERS, toOAuthError } from "../http/errors.ts";
 import { log } from "../log.ts";
 import { invalidRequest, OAuthError, serverError } from "../oauth/errors.ts";
-import { readAtMost } from "../util/stream.ts";
+import { readRequestBody } from "../util/stream.ts";
 import { type AdminCaller, type AdminNeed, authorizeAdmin } from "./authorize.ts";
 
 /** Largest JSON body accepted, in bytes (a client with 20 RSA keys fits several times). */
@@ -70,7 +70,7 @@ export async function readBody(c: AdminContext, rule: BodyRule): Promise<void> {
   const request = c.req.raw;
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > MAX_JSON_BYTES) throw tooLarge();
-  const bytes = await readAtMost(request.body, MAX_JSON_BYTES);
+  const bytes = await readRequestBody(request.body, MAX_JSON_BYTES);
   if (bytes === null) throw tooLarge();
   if (rule === "none") return;
   const text = new TextDecoder().decode(bytes);

@@ -275,7 +275,7 @@ export async function assertImportableJwks(jwks: ClientJwks | null): Promise<voi
     try {
       await crypto.subtle.importKey(
         "jwk",
-        { ...publicMembers(jwk, alg), ext: true } as JsonWebKey,
+        { kty: String(jwk.kty), ...publicMembers(jwk, alg), ext: true },
         importParams(alg) as Parameters<typeof crypto.subtle.importKey>[2],
         true,
         ["verify"],

@@ -2,7 +2,7 @@
 
 import { invalidRequest, type OAuthError } from "../oauth/errors.ts";
 import { UTF8_STRICT } from "../util/base64url.ts";
-import { readAtMost } from "../util/stream.ts";
+import { readRequestBody } from "../util/stream.ts";
 
 /** Largest request body accepted, in bytes. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -124,7 +124,7 @@ export async function readForm(request: Request): Promise<FormParams> {
     if (body.length > MAX_BODY_BYTES) throw tooLarge();
     if (body.includes("\uFFFD")) throw invalidRequest("The request body is not valid UTF-8");
   } else {
-    const bytes = await readAtMost(request.body, MAX_BODY_BYTES);
+    const bytes = await readRequestBody(request.body, MAX_BODY_BYTES);
     if (bytes === null) throw tooLarge();
     try {
       body = UTF8_STRICT.decode(bytes);
