@@ -250,6 +250,9 @@ describe("signing in (CONTRACT: Console)", () => {
         signIn(session.page, admin.id, `wrong-${attempt}`),
       ]);
       status = response.status();
+      // The page ignores presses while an attempt is still being handled.
+      const button = session.page.getByRole("button", { name: "Sign in" });
+      await expect.poll(() => button.getAttribute("aria-disabled")).toBeNull();
     }
     expect(status).toBe(429);
     await session.page.getByRole("alert").filter({ hasText: "Too many" }).waitFor();
