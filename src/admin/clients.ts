@@ -184,7 +184,7 @@ const revokeTokens = stateRoute("revoke-tokens", "Revoke every token issued to t
 export function clientRoutes(app: OpenAPIHono<AdminEnv>): void {
   app.openapi(list, async (c) => {
     const { cursor, limit } = c.req.valid("query");
-    return json(await state(c).ops.list({ cursor, limit }), 200) as never;
+    return json(await state(c).ops.list({ cursor: cursor === "" ? undefined : cursor, limit }), 200) as never;
   });
 
   app.openapi(create, async (c) => {

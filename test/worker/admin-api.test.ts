@@ -568,6 +568,26 @@ describe("/admin/clients calls", () => {
     expect(bad.json.error_description).toContain("limit");
   });
 
+  it("lists 1 000 clients with one KV list page and ten bulk reads of 100 (linear in clients, no read per client)", async () => {
+    const token = await adminToken();
+    const record = (await seedClient()).record;
+    const prefix = `k1000-${crypto.randomUUID().slice(0, 6)}-`;
+    await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => {
+        const id = `${prefix}${String(i).padStart(4, "0")}`;
+        return env.CLIENTS.put(clientKey(id), JSON.stringify({ ...record, client_id: id }));
+      }),
+    );
+    const list = vi.spyOn(env.CLIENTS, "list");
+    const get = vi.spyOn(env.CLIENTS, "get");
+    const res = await call(`${ADMIN}?limit=1000`, { token });
+    expect(res.status, res.text).toBe(200);
+    expect((res.json.clients as unknown[]).length).toBe(1000);
+    expect(list).toHaveBeenCalledTimes(1);
+    const bulk = get.mock.calls.filter(([keys]) => Array.isArray(keys));
+    expect(bulk.map(([keys]) => (keys as string[]).length)).toEqual(Array(10).fill(100));
+  });
+
   it("answers 405 with Allow for a wrong method and 404 JSON for an unknown admin path", async () => {
     const token = await adminToken();
     const put = await call(ADMIN, { method: "PUT", token, body: {} });
