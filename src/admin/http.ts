@@ -21,6 +21,7 @@ import { type RequestContext, requestContext } from "../http/context.ts";
 import { errorResponse, NO_STORE_HEADERS, toOAuthError } from "../http/errors.ts";
 import { log } from "../log.ts";
 import { invalidRequest, OAuthError, serverError } from "../oauth/errors.ts";
+import { UTF8_STRICT } from "../util/base64url.ts";
 import { readRequestBody } from "../util/stream.ts";
 import { type AdminCaller, type AdminNeed, authorizeAdmin } from "./authorize.ts";
 
@@ -73,7 +74,12 @@ export async function readBody(c: AdminContext, rule: BodyRule): Promise<void> {
   const bytes = await readRequestBody(request.body, MAX_JSON_BYTES);
   if (bytes === null) throw tooLarge();
   if (rule === "none") return;
-  const text = new TextDecoder().decode(bytes);
+  let text: string;
+  try {
+    text = UTF8_STRICT.decode(bytes);
+  } catch {
+    throw invalidRequest("The request body is not valid UTF-8");
+  }
   const cache = c.req.bodyCache as { text?: Promise<string> };
   if (text.trim() === "") {
     if (rule === "required") throw invalidRequest("The request body must be a JSON object");
