@@ -396,8 +396,17 @@ describe("/admin/clients calls", () => {
   it("refuses a body that is not valid UTF-8 (RFC 8259 §8.1) with 400 instead of reading U+FFFD into a field", async () => {
     const token = await adminToken();
     const before = (await env.CLIENTS.list({ prefix: "client:" })).keys.length;
-    const bytes = new Uint8Array([...new TextEncoder().encode('{"name":"caf'), 0xe9, ...new TextEncoder().encode('"}')]);
-    const res = await call(ADMIN, { method: "POST", token, raw: bytes, headers: { "Content-Type": "application/json" } });
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode('{"name":"caf'),
+      0xe9,
+      ...new TextEncoder().encode('"}'),
+    ]);
+    const res = await call(ADMIN, {
+      method: "POST",
+      token,
+      raw: bytes,
+      headers: { "Content-Type": "application/json" },
+    });
     expect(res.status).toBe(400);
     expect(res.json).toEqual({ error: "invalid_request", error_description: "The request body is not valid UTF-8" });
     expect((await env.CLIENTS.list({ prefix: "client:" })).keys.length).toBe(before);
