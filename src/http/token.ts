@@ -5,6 +5,7 @@ import { signJwt } from "../jwt/sign.ts";
 import { decideClientCredentials } from "../oauth/client-credentials.ts";
 import { invalidRequest, OAuthError } from "../oauth/errors.ts";
 import { authenticate, openExchange, serveAudited } from "./authenticated.ts";
+import { certificateBinding } from "./certificate-binding.ts";
 import { nextNonce, requireFreshNonce, tokenRequestProof } from "./dpop.ts";
 import { NO_STORE_HEADERS } from "./errors.ts";
 import { enforceQuota } from "./throttle.ts";
@@ -24,8 +25,12 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
     // Both DPoP steps answer synchronously when they have nothing to do: the common path awaits neither.
     const nonceCheck = requireFreshNonce(exchange);
     if (nonceCheck !== undefined) await nonceCheck;
-    const { client } = await authenticate(exchange);
-    const proof = tokenRequestProof(exchange, client);
+    const authenticated = await authenticate(exchange);
+    const { client } = authenticated;
+    // One binding at most (RFC 7800 cnf): a client registered for certificate-bound tokens gets one, whatever
+    // DPoP header it sends (RFC 9449 §5 lets the server decline DPoP binding; token_type Bearer says so).
+    const x5t = certificateBinding(exchange, authenticated);
+    const proof = x5t === undefined ? tokenRequestProof(exchange, client) : undefined;
     const jkt = proof instanceof Promise ? await proof : proof;
     const decision = decideClientCredentials({
       client: client.record,
@@ -37,6 +42,7 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
       now: ctx.now,
       jti: crypto.randomUUID(),
       jkt,
+      x5t,
     });
     const quota = client.record.quota_per_minute;
     if (quota !== null) await enforceQuota(env, client.record.client_id, quota, Date.now());

@@ -7,7 +7,8 @@
  *     app.get("/reports", requireToken({ issuer: "https://auth.example.com", audience: "https://api.example.com",
  *       jwksUrl: "https://auth.example.com/.well-known/jwks.json", scopes: ["read"] }), handler);
  *
- * Local verification checks signature, `typ`, `alg`, `kid`, `exp`, `iss`, `aud` and scopes. It cannot see a
+ * Local verification checks signature, `typ`, `alg`, `kid`, `exp`, `iss`, `aud`, scopes and the token's binding
+ * (a DPoP proof, or the TLS client certificate through Cloudflare mTLS). It cannot see a
  * revocation, a disabled client or `revoke-tokens`; where those must take effect before the token expires,
  * call keymint's introspection endpoint instead (see README "Resource servers").
  */
@@ -16,6 +17,7 @@ export type { KeyLookup } from "../jwt/access-token.ts";
 export type { AccessTokenClaims } from "../jwt/claims.ts";
 export {
   bearerChallenge,
+  certificateOf,
   dpopChallenge,
   type FetcherLike,
   hmacKeyLookup,

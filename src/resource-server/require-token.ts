@@ -1,6 +1,7 @@
 /**
- * Access-token verification for resource servers (RFC 6750, RFC 9068 §4, RFC 9449 §7): HMAC keys or keymint's
- * JWKS; Bearer tokens, and DPoP-bound tokens presented with the DPoP scheme and a proof.
+ * Access-token verification for resource servers (RFC 6750, RFC 9068 §4, RFC 9449 §7, RFC 8705 §3): HMAC keys or
+ * keymint's JWKS; Bearer tokens, DPoP-bound tokens presented with the DPoP scheme and a proof, and
+ * certificate-bound tokens presented over mutual TLS with the certificate they are bound to.
  */
 
 import type { Context, MiddlewareHandler } from "hono";
@@ -12,6 +13,7 @@ import { checkDpopProof, DPOP_ALG_NAMES, DpopReplayCache } from "../oauth/dpop.t
 import { accessTokenTimeProblem } from "../oauth/token-state.ts";
 import { RemoteFetchError, remoteUrlProblem } from "../remote/fetch-json.ts";
 import { remoteKeySet } from "../remote/key-set.ts";
+import { certificateProblem, presentedCertificate } from "../x509/presented.ts";
 
 type Env = Record<string, unknown>;
 type FromEnv<T> = T | ((env: Env) => T);
@@ -98,6 +100,20 @@ export interface Presentation {
   proof: string | null;
   method: string;
   url: string;
+  /**
+   * The `x5t#S256` of the request's TLS client certificate (RFC 8705 §3), `undefined` without a usable one; asked
+   * only for a certificate-bound token. `certificateOf(request)` reads it from Cloudflare's `request.cf`.
+   */
+  certificate?: () => string | undefined;
+}
+
+/**
+ * The `x5t#S256` of the TLS client certificate a request presented through Cloudflare's mTLS
+ * (`request.cf.tlsClientAuth`), or `undefined` when there is none or it is revoked or outside its validity period.
+ */
+export function certificateOf(request: Request, now = Math.floor(Date.now() / 1000)): string | undefined {
+  const certificate = presentedCertificate(request.cf);
+  return certificate === null || certificateProblem(certificate, now) !== null ? undefined : certificate.thumbprint;
 }
 
 const TIME_PROBLEMS = {
@@ -112,7 +128,9 @@ const proofs = new DpopReplayCache();
 /**
  * Verifies a keymint access token for this resource server; `now` is Unix seconds. A DPoP-bound token
  * (`cnf.jkt`) must come with a `presentation` in the DPoP scheme and a proof of its key for this request (`htm`,
- * `htu`, `ath`, fresh `iat`, unused `jti`); sent as Bearer, or without a presentation, it is refused.
+ * `htu`, `ath`, fresh `iat`, unused `jti`); sent as Bearer, or without a presentation, it is refused. A
+ * certificate-bound token (`cnf.x5t#S256`) must come over mutual TLS with that very certificate (RFC 8705 §3:
+ * otherwise 401 `invalid_token`).
  */
 export async function verifyAccessToken(
   token: string,
@@ -167,6 +185,10 @@ export async function verifyAccessToken(
       }
       if (proof.jkt !== bound) return invalid("The DPoP proof is not made with the key the token is bound to");
     }
+  }
+  const certificateBound = claims.cnf?.["x5t#S256"];
+  if (certificateBound !== undefined && presentation?.certificate?.() !== certificateBound) {
+    return invalid("The access token is bound to a TLS client certificate this request did not present (RFC 8705)");
   }
   const granted = new Set((claims.scope ?? "").split(" ").filter(Boolean));
   const missing = (expect.scopes ?? []).filter((s) => !granted.has(s));
@@ -278,7 +300,13 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
           audience,
           scopes: options.scopes ?? [],
           clockTolerance: options.clockTolerance ?? 30,
-          presentation: { scheme, proof: c.req.header("dpop") ?? null, method: c.req.method, url: c.req.url },
+          presentation: {
+            scheme,
+            proof: c.req.header("dpop") ?? null,
+            method: c.req.method,
+            url: c.req.url,
+            certificate: () => certificateOf(c.req.raw),
+          },
         },
         Math.floor(Date.now() / 1000),
       );
