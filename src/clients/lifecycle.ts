@@ -10,10 +10,10 @@ import {
   type Federation,
   fetchableUrl,
   GRANT_CLIENT_CREDENTIALS,
+  isMtlsMethod,
   isValidAudience,
   isValidClientId,
   isValidName,
-  isMtlsMethod,
   isValidTtl,
   MAX_SECRETS,
   type MtlsMethod,
@@ -225,7 +225,9 @@ export function mtlsFields(
     return { ...fields, tls_client_certificate_thumbprints: unique };
   }
   if (thumbprints !== undefined && thumbprints !== null && thumbprints.length > 0) {
-    throw new LifecycleError("tls_client_certificate_thumbprints is for self_signed_tls_client_auth, not tls_client_auth");
+    throw new LifecycleError(
+      "tls_client_certificate_thumbprints is for self_signed_tls_client_auth, not tls_client_auth",
+    );
   }
   if (given.length !== 1) {
     throw new LifecycleError(

@@ -336,7 +336,10 @@ function mtlsCredentials(value: Record<string, unknown>, method: MtlsMethod): Cr
     const problem = tlsSubjectProblem(field, value[field]);
     if (problem !== null) fail(`${field} ${problem}`);
     fields[field] = value[field] as string;
-    if (value.tls_client_certificate_thumbprints !== undefined && !isEmptyArray(value.tls_client_certificate_thumbprints)) {
+    if (
+      value.tls_client_certificate_thumbprints !== undefined &&
+      !isEmptyArray(value.tls_client_certificate_thumbprints)
+    ) {
       fail("a tls_client_auth client cannot have tls_client_certificate_thumbprints");
     }
   } else {

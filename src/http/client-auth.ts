@@ -220,7 +220,11 @@ export async function authenticateClient(found: CredentialsResult, ctx: Authenti
   if (!result.ok) {
     const method = client?.record.token_endpoint_auth_method;
     const reason =
-      method === "private_key_jwt" ? "secret_for_key_client" : isMtlsMethod(method) ? "secret_for_mtls_client" : result.reason;
+      method === "private_key_jwt"
+        ? "secret_for_key_client"
+        : isMtlsMethod(method)
+          ? "secret_for_mtls_client"
+          : result.reason;
     throw invalidClient(reason, challenge);
   }
   return { client: result.client, method, secretSlot: result.slot };

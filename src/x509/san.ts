@@ -128,7 +128,8 @@ export function subjectAltNames(der: Uint8Array): SubjectAltNames | null {
       names.ip.push(der.slice(entry.start, entry.end));
       continue;
     }
-    const list = entry.tag === 0x81 ? names.email : entry.tag === 0x82 ? names.dns : entry.tag === 0x86 ? names.uri : null;
+    const list =
+      entry.tag === 0x81 ? names.email : entry.tag === 0x82 ? names.dns : entry.tag === 0x86 ? names.uri : null;
     if (list === null) continue;
     const text = ia5(der, entry);
     if (text === null) return null;

@@ -48,7 +48,8 @@ export function pemCertificates(pem: string): Uint8Array[] {
     }
     if (label !== "CERTIFICATE") continue;
     const der = base64Decode((body ?? "").replace(/\s+/g, ""), "base64");
-    if (der === null || der.length < 16 || der[0] !== 0x30) throw new CertificateError("a CERTIFICATE block is not base64 DER");
+    if (der === null || der.length < 16 || der[0] !== 0x30)
+      throw new CertificateError("a CERTIFICATE block is not base64 DER");
     ders.push(der);
   }
   if (ders.length === 0) throw new CertificateError("no -----BEGIN CERTIFICATE----- block found");
@@ -72,7 +73,8 @@ export async function jwksThumbprints(jwks: unknown): Promise<string[]> {
     if (x5c !== undefined) {
       const first = Array.isArray(x5c) ? x5c[0] : undefined;
       const der = typeof first === "string" ? base64Decode(first, "base64") : null;
-      if (der === null || der[0] !== 0x30) throw new CertificateError(`jwks key ${i}: x5c[0] is not a base64 DER certificate`);
+      if (der === null || der[0] !== 0x30)
+        throw new CertificateError(`jwks key ${i}: x5c[0] is not a base64 DER certificate`);
       fromCertificate = await thumbprintOf(der);
     }
     if (x5t !== undefined && !isThumbprint(x5t)) throw new CertificateError(`jwks key ${i}: x5t#S256 is malformed`);
