@@ -12,6 +12,7 @@ import { type ClientSettings, newKeyClientRecord } from "../../src/clients/lifec
 import { clientKey } from "../../src/clients/record.ts";
 import { recordForNewClient } from "../../src/clients/register.ts";
 import { benchCredentials, type Credentials } from "./clients.ts";
+import { mtlsRecord } from "./mtls.ts";
 
 export const API_AUDIENCE = "https://api.example.com";
 /** The `aud` the federated client requires of its outside tokens. */
@@ -36,6 +37,8 @@ export interface Fixtures {
   federated: { clientId: string; issuer: string; tokens: string[] };
   api: Credentials;
   introspector: Credentials;
+  /** A tls_client_auth client (RFC 8705): its id; the certificate is the one in bench/lib/mtls.ts edgeCf(). */
+  mtls: { clientId: string };
 }
 
 const API_INDEX = 2_000_001;
@@ -145,6 +148,8 @@ export async function extraClients(
     now,
   );
   records.push([clientKey(federatedId), JSON.stringify(federated)]);
+  const mtlsId = benchCredentials(seed, API_INDEX + 30).clientId;
+  records.push(mtlsRecord(mtlsId, now));
   const api = benchCredentials(seed, API_INDEX);
   const introspector = benchCredentials(seed, INTROSPECTOR_INDEX);
   const secretClients: [Credentials, ClientSettings & { name: string }][] = [
@@ -169,6 +174,7 @@ export async function extraClients(
       },
       api,
       introspector,
+      mtls: { clientId: mtlsId },
     },
   };
 }

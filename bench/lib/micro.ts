@@ -13,6 +13,7 @@ import { MICRO_MODES, type MicroMode, type MicroResponse } from "../workers/micr
 import { bundleEntry, rootPath } from "./bundle.ts";
 import { benchCredentials, benchRecord, newSeed } from "./clients.ts";
 import { gcRecordsIn } from "./gc.ts";
+import { edgeCf, mtlsRecord } from "./mtls.ts";
 import { fileSize, freePort, info, type ManagedProcess } from "./process.ts";
 import { processCpuNanos } from "./procfs.ts";
 import { randomSigningKey } from "./servers.ts";
@@ -104,6 +105,11 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
       { name: "CLIENT_SECRET", text: credentials.secret },
       { name: "TOKEN_SIGNING_KEY", text: signingKey },
       { name: "ISSUER", text: ISSUER },
+      {
+        name: "MTLS_CLIENT_RECORD",
+        text: mtlsRecord(benchCredentials(seed, 1).clientId, Math.floor(Date.now() / 1000))[1],
+      },
+      { name: "MTLS_CF", text: JSON.stringify(edgeCf()) },
     ],
   }).finally(() => {
     if (savedFlags === undefined) delete process.env.BENCH_V8_FLAGS;
@@ -145,6 +151,7 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
         request: net("request"),
         endpoint: net("endpoint"),
         "endpoint-quiet": net("endpoint-quiet"),
+        "endpoint-mtls": net("endpoint-mtls"),
         form: net("form"),
         "audit-log": net("audit-log"),
         "audit-line": net("audit-line"),
@@ -184,7 +191,7 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
     info(
       `micro: ${result.usPerOp.token} µs/token (verify ${result.usPerOp.verify}, decide ${result.usPerOp.decide}, ` +
         `sign ${result.usPerOp.sign}; cache-miss prepare ${result.usPerOp.prepare}); whole endpoint ` +
-        `${result.usPerOp.endpoint} (audit off ${result.usPerOp["endpoint-quiet"]}) vs request+constant response ` +
+        `${result.usPerOp.endpoint} (audit off ${result.usPerOp["endpoint-quiet"]}, tls_client_auth ${result.usPerOp["endpoint-mtls"]}) vs request+constant response ` +
         `${result.usPerOp.request} [${clock}]`,
     );
     return result;

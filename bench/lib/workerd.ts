@@ -34,6 +34,8 @@ export interface WorkerdConfig {
    * addresses only): keymint fetching the bench's outside issuer, the example API fetching keymint's JWKS.
    */
   loopbackFetch?: boolean;
+  /** Take `request.cf` from this request header (workerd's `cfBlobHeader`), as the edge would set it. */
+  cfBlobHeader?: string;
 }
 
 /** A Cap'n Proto text string literal (the values used here are printable ASCII). */
@@ -70,7 +72,7 @@ const config :Workerd.Config = (
 ${externals.join("\n")}
   ],
   sockets = [
-    (name = "http", address = ${str(`127.0.0.1:${config.port}`)}, http = (), service = "main"),
+    (name = "http", address = ${str(`127.0.0.1:${config.port}`)}, http = (${config.cfBlobHeader === undefined ? "" : `cfBlobHeader = ${str(config.cfBlobHeader)}`}), service = "main"),
   ],
   v8Flags = [${v8Flags().map(str).join(", ")}],
 );

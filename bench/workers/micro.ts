@@ -13,6 +13,8 @@
  * - `endpoint` the whole token endpoint (tokenEndpoint: form, Basic auth, cached client, throttle checks,
  *   decide, sign, audit log, Response) on the same Request, minus nothing: compare it with `request`
  * - `endpoint-quiet` the same with AUDIT_LOG=off
+ * - `endpoint-mtls` the whole token endpoint for a tls_client_auth client (RFC 8705): `client_id` in the body and
+ *   Cloudflare's `request.cf.tlsClientAuth` instead of Basic credentials (compare it with `endpoint`)
  * - `form`    build the token Request and parse its body with readForm (compare with `request`)
  * - `audit-log` console.log of one audit-sized JSON line (what the audit log costs beyond building the line)
  * - `audit-line` build and log an audit line as serveAudited does (a fixed-shape object, JSON.stringify, the
@@ -43,6 +45,9 @@ export interface MicroEnv {
   CLIENT_SECRET: string;
   TOKEN_SIGNING_KEY: string;
   ISSUER: string;
+  /** A tls_client_auth client's record, and the `request.cf` (JSON) its token requests carry. */
+  MTLS_CLIENT_RECORD: string;
+  MTLS_CF: string;
 }
 
 export const MICRO_MODES = [
@@ -55,6 +60,7 @@ export const MICRO_MODES = [
   "request",
   "endpoint",
   "endpoint-quiet",
+  "endpoint-mtls",
   "form",
   "audit-log",
   "audit-line",
@@ -94,6 +100,7 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
   let keyPromise: Promise<Key> | undefined;
   // One env object for the isolate, as workerd passes one: keymint memoizes its config and store per env.
   let workerEnv: Record<string, unknown> | undefined;
+  let mtlsEnv: Record<string, unknown> | undefined;
 
   return {
     async fetch(request: Request, env: MicroEnv): Promise<Response> {
@@ -140,6 +147,18 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
         DEFAULT_AUDIENCE: "",
         CLIENT_CACHE_TTL: "10",
       };
+      // A second registry (its own env object, so its own store and cache) holding the mTLS client.
+      mtlsEnv ??= { ...workerEnv, CLIENTS: { get: async () => env.MTLS_CLIENT_RECORD } };
+      const mtlsId = (JSON.parse(env.MTLS_CLIENT_RECORD) as { client_id: string }).client_id;
+      const mtlsBody = `grant_type=client_credentials&client_id=${mtlsId}`;
+      const cf = JSON.parse(env.MTLS_CF) as Record<string, unknown>;
+      const mtlsRequest = () =>
+        new Request(`${env.ISSUER}/oauth2/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", "content-length": String(mtlsBody.length) },
+          body: mtlsBody,
+          cf,
+        } as RequestInit);
 
       let checksum = 0;
       let token: string | undefined;
@@ -240,6 +259,14 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
           }
           break;
         }
+        case "endpoint-mtls":
+          for (let i = 0; i < n; i++) {
+            const res = await hot.tokenEndpoint(mtlsRequest(), mtlsEnv);
+            if (res.status !== 200)
+              throw new Error(`token endpoint answered ${res.status} (mTLS): ${await res.text()}`);
+            checksum = (checksum + res.status) | 0;
+          }
+          break;
       }
       collect?.();
       const body: MicroResponse = { mode, n, checksum };

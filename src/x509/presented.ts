@@ -48,7 +48,11 @@ export function parseCertificateTime(text: unknown): number | null {
   const m = CERT_TIME.exec(text);
   if (m === null) return null;
   const month = MONTHS[m[1] as string];
-  const [day = 0, hour = 0, minute = 0, second = 0, year = 0] = [m[2], m[3], m[4], m[5], m[6]].map(Number);
+  const day = Number(m[2]);
+  const hour = Number(m[3]);
+  const minute = Number(m[4]);
+  const second = Number(m[5]);
+  const year = Number(m[6]);
   if (month === undefined || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
   const ms = Date.UTC(year, month, day, hour, minute, second);
   // Date.UTC rolls over (Feb 31 → Mar 3): refuse a date that does not exist.
@@ -59,8 +63,13 @@ export function parseCertificateTime(text: unknown): number | null {
 /** Cloudflare's hex SHA-256 fingerprint as an RFC 8705 `x5t#S256` (base64url of the same 32 bytes). */
 export function hexToThumbprint(hex: string): string {
   const bytes = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  for (let i = 0; i < 32; i++) bytes[i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
   return base64urlEncode(bytes);
+}
+
+/** The value of one hex digit's character code (the caller has checked it is one). */
+function nibble(code: number): number {
+  return code <= 0x39 ? code - 0x30 : (code | 0x20) - 0x57;
 }
 
 /**

@@ -73,8 +73,11 @@ function sanMatches(record: ClientRecord, names: SubjectAltNames): boolean {
 
 /** tls_client_auth (RFC 8705 §2.1): the certificate has the one registered subject. */
 function subjectMatches(record: ClientRecord, certificate: PresentedCertificate): boolean {
-  const expectedDn = registeredDn(record);
-  if (expectedDn !== null) return canonicalDn(certificate.subjectDn) === expectedDn;
+  const registered = record.tls_client_auth_subject_dn;
+  if (registered !== null) {
+    // The common case, the DN registered exactly as Cloudflare prints it, needs no parsing.
+    return certificate.subjectDn === registered || canonicalDn(certificate.subjectDn) === registeredDn(record);
+  }
   const der = leafDer(certificate);
   const names = der === null ? null : subjectAltNames(der);
   return names !== null && sanMatches(record, names);
