@@ -152,6 +152,7 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
         endpoint: net("endpoint"),
         "endpoint-quiet": net("endpoint-quiet"),
         "endpoint-mtls": net("endpoint-mtls"),
+        "request-mtls": net("request-mtls"),
         form: net("form"),
         "audit-log": net("audit-log"),
         "audit-line": net("audit-line"),

@@ -15,6 +15,8 @@
  * - `endpoint-quiet` the same with AUDIT_LOG=off
  * - `endpoint-mtls` the whole token endpoint for a tls_client_auth client (RFC 8705): `client_id` in the body and
  *   Cloudflare's `request.cf.tlsClientAuth` instead of Basic credentials (compare it with `endpoint`)
+ * - `request-mtls` what `request` measures, for that mTLS Request (its `cf` object included; subtract it from
+ *   `endpoint-mtls` as `request` from `endpoint`)
  * - `form`    build the token Request and parse its body with readForm (compare with `request`)
  * - `audit-log` console.log of one audit-sized JSON line (what the audit log costs beyond building the line)
  * - `audit-line` build and log an audit line as serveAudited does (a fixed-shape object, JSON.stringify, the
@@ -61,6 +63,7 @@ export const MICRO_MODES = [
   "endpoint",
   "endpoint-quiet",
   "endpoint-mtls",
+  "request-mtls",
   "form",
   "audit-log",
   "audit-line",
@@ -259,6 +262,16 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
           }
           break;
         }
+        case "request-mtls":
+          for (let i = 0; i < n; i++) {
+            const req = mtlsRequest();
+            checksum =
+              (checksum + (await req.arrayBuffer()).byteLength + ((req as { cf?: unknown }).cf === undefined ? 0 : 1)) |
+              0;
+            const res = new Response(CONSTANT_BODY, { status: 200, headers: CONSTANT_HEADERS });
+            checksum = (checksum + res.status) | 0;
+          }
+          break;
         case "endpoint-mtls":
           for (let i = 0; i < n; i++) {
             const res = await hot.tokenEndpoint(mtlsRequest(), mtlsEnv);
