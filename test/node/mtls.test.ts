@@ -4,12 +4,12 @@
  * TLS handshake itself happens at Cloudflare's edge and cannot run locally (docs/mtls.md).
  */
 
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CERTIFICATES } from "../worker/fixtures/certificates.ts";
 import { tlsClientAuth } from "../worker/fixtures/tls-client-auth.ts";
-import { clients, freePort, type Server, scratchProject, startServer } from "./helpers.ts";
+import { clients, freePort, ROOT, run, type Server, scratchProject, startServer } from "./helpers.ts";
 
 const { payments, device, otherDevice } = CERTIFICATES;
 let project: string;
@@ -186,6 +186,18 @@ describe("npm start with an mTLS client", () => {
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({ error: "invalid_client", error_description: "Client authentication failed" });
     }
+  });
+
+  it("runs docs/mtls.md's local simulation (curl with an MF-CF-Blob header) as written", async () => {
+    const docs = await readFile(join(ROOT, "docs", "mtls.md"), "utf8");
+    const command = /<!-- snippet: mtls-local -->\n```bash\n([\s\S]*?)\n```/.exec(docs)?.[1];
+    expect(command).toBeDefined();
+    const created = await ok(["create", "--name", "doc", "--tls-subject-dn", "CN=payments-service,OU=Payments,O=Acme Corp,C=US"]);
+    const result = await run("bash", ["-c", (command as string).replace("http://127.0.0.1:8787", server.url)], {
+      env: { CLIENT_ID: created.client_id as string },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ token_type: "Bearer", expires_in: 3600 });
   });
 
   it("serves a simulated edge certificate locally through miniflare's MF-CF-Blob header (docs/mtls.md)", async () => {
