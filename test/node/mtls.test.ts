@@ -192,7 +192,13 @@ describe("npm start with an mTLS client", () => {
     const docs = await readFile(join(ROOT, "docs", "mtls.md"), "utf8");
     const command = /<!-- snippet: mtls-local -->\n```bash\n([\s\S]*?)\n```/.exec(docs)?.[1];
     expect(command).toBeDefined();
-    const created = await ok(["create", "--name", "doc", "--tls-subject-dn", "CN=payments-service,OU=Payments,O=Acme Corp,C=US"]);
+    const created = await ok([
+      "create",
+      "--name",
+      "doc",
+      "--tls-subject-dn",
+      "CN=payments-service,OU=Payments,O=Acme Corp,C=US",
+    ]);
     const result = await run("bash", ["-c", (command as string).replace("http://127.0.0.1:8787", server.url)], {
       env: { CLIENT_ID: created.client_id as string },
     });
