@@ -5,6 +5,7 @@
  */
 
 import { isScopeToken } from "../oauth/scope.ts";
+import { CertificateError, jwksThumbprints } from "../x509/thumbprint.ts";
 import {
   type ClientRecord,
   type Federation,
@@ -219,12 +220,13 @@ export function mtlsFields(
   const thumbprints = registration.tls_client_certificate_thumbprints;
   if (method === "self_signed_tls_client_auth") {
     if (given.length > 0) throw new LifecycleError(`${given[0]} is for tls_client_auth, not ${method}`);
-    const unique = [...new Set(thumbprints ?? [])];
+    // From JSON (the admin API), the value may be anything: only an array is deduplicated.
+    const unique = Array.isArray(thumbprints) ? [...new Set(thumbprints)] : (thumbprints ?? []);
     const problem = thumbprintsProblem(unique);
     if (problem !== null) throw new LifecycleError(`tls_client_certificate_thumbprints ${problem}`);
-    return { ...fields, tls_client_certificate_thumbprints: unique };
+    return { ...fields, tls_client_certificate_thumbprints: unique as string[] };
   }
-  if (thumbprints !== undefined && thumbprints !== null && thumbprints.length > 0) {
+  if (thumbprints !== undefined && thumbprints !== null && !(Array.isArray(thumbprints) && thumbprints.length === 0)) {
     throw new LifecycleError(
       "tls_client_certificate_thumbprints is for self_signed_tls_client_auth, not tls_client_auth",
     );
@@ -239,6 +241,45 @@ export function mtlsFields(
   const problem = tlsSubjectProblem(field, value);
   if (problem !== null) throw new LifecycleError(`${field} ${problem}`);
   return { ...fields, [field]: value as string };
+}
+
+/**
+ * The mutual-TLS registration a client object in JSON asks for — the admin API's body, or RFC 7591 §2 metadata
+ * with the RFC 8705 §2.1.2 names — or `undefined` when its `token_endpoint_auth_method` is not an mTLS one.
+ * A self_signed_tls_client_auth client's certificates come as `tls_client_certificate_thumbprints` (`x5t#S256`
+ * values, as the client object shows them) or as a `jwks` whose keys carry `x5c` (RFC 8705 §2.2.2); `jwks_uri`
+ * is refused (keymint would fetch certificates on the token path). Values are checked by `mtlsFields` when the
+ * record is made; throws `LifecycleError` naming the field.
+ */
+export async function mtlsRegistrationOf(
+  metadata: Readonly<Record<string, unknown>>,
+): Promise<MtlsRegistration | undefined> {
+  const method = metadata.token_endpoint_auth_method;
+  if (!isMtlsMethod(method)) return undefined;
+  const registration: Record<string, unknown> = { token_endpoint_auth_method: method };
+  for (const field of TLS_SUBJECT_FIELDS) if (metadata[field] !== undefined) registration[field] = metadata[field];
+  const { jwks, jwks_uri: jwksUri, tls_client_certificate_thumbprints: thumbprints } = metadata;
+  if (jwksUri !== undefined && jwksUri !== null) {
+    throw new LifecycleError(`jwks_uri cannot register the certificates of a ${method} client: give jwks with x5c`);
+  }
+  const fromJwks = jwks !== undefined && jwks !== null;
+  if (fromJwks && method === "tls_client_auth") {
+    throw new LifecycleError("jwks is for self_signed_tls_client_auth: a tls_client_auth client registers a subject");
+  }
+  if (fromJwks && thumbprints !== undefined && thumbprints !== null) {
+    throw new LifecycleError("give jwks (with x5c) or tls_client_certificate_thumbprints, not both");
+  }
+  if (fromJwks) {
+    try {
+      registration.tls_client_certificate_thumbprints = await jwksThumbprints(jwks);
+    } catch (err) {
+      if (err instanceof CertificateError) throw new LifecycleError(err.message);
+      throw err;
+    }
+  } else if (thumbprints !== undefined) {
+    registration.tls_client_certificate_thumbprints = thumbprints;
+  }
+  return registration as unknown as MtlsRegistration;
 }
 
 export interface NewMtlsClient {

@@ -10,6 +10,7 @@ import {
   LifecycleError,
   type MtlsRegistration,
   mtlsFields,
+  mtlsRegistrationOf,
   newClientRecord,
   newMtlsClientRecord,
   setClientKeys,
@@ -353,6 +354,77 @@ describe("mTLS records and lifecycle (RFC 8705 §2.1.2, §3.4)", () => {
       dpop_bound_access_tokens: false,
       tls_client_certificate_bound_access_tokens: true,
     });
+  });
+
+  it("reads the RFC 8705 §2.1.2 metadata of a JSON client object (admin API, RFC 7591), x5c JWKS included", async () => {
+    expect(await mtlsRegistrationOf({ client_name: "s" })).toBeUndefined();
+    expect(await mtlsRegistrationOf({ token_endpoint_auth_method: "private_key_jwt", jwks_uri: "x" })).toBeUndefined();
+    const byDn = await mtlsRegistrationOf({
+      client_name: "payments",
+      token_endpoint_auth_method: "tls_client_auth",
+      tls_client_auth_subject_dn: payments.subjectDn,
+      tls_client_auth_san_dns: null,
+    });
+    expect(newMtlsClientRecord({ clientId: "j1", mtls: byDn as MtlsRegistration, settings }, NOW)).toMatchObject({
+      token_endpoint_auth_method: "tls_client_auth",
+      tls_client_auth_subject_dn: payments.subjectDn,
+      tls_client_auth_san_dns: null,
+    });
+    const byJwks = await mtlsRegistrationOf({
+      token_endpoint_auth_method: "self_signed_tls_client_auth",
+      jwks: { keys: [{ kty: "EC", x5c: [device.der] }] },
+    });
+    expect(byJwks).toEqual({
+      token_endpoint_auth_method: "self_signed_tls_client_auth",
+      tls_client_certificate_thumbprints: [await x5tOf(device)],
+    });
+    const thumbprint = await x5tOf(device);
+    const byThumbprint = await mtlsRegistrationOf({
+      token_endpoint_auth_method: "self_signed_tls_client_auth",
+      tls_client_certificate_thumbprints: [thumbprint, thumbprint],
+    });
+    expect(mtlsFields(byThumbprint as MtlsRegistration).tls_client_certificate_thumbprints).toEqual([thumbprint]);
+  });
+
+  it("refuses JSON metadata it cannot honour, naming the field", async () => {
+    const refused = async (metadata: Record<string, unknown>, message: RegExp) => {
+      const attempt = async () => mtlsFields((await mtlsRegistrationOf(metadata)) as MtlsRegistration);
+      await expect(attempt(), JSON.stringify(metadata)).rejects.toThrow(LifecycleError);
+      await expect(attempt()).rejects.toThrow(message);
+    };
+    const selfSigned = { token_endpoint_auth_method: "self_signed_tls_client_auth" };
+    await refused({ ...selfSigned, jwks_uri: "https://client.example/jwks.json" }, /^jwks_uri cannot register/);
+    await refused({ ...selfSigned, jwks: { keys: [{ kty: "EC", x: "a" }] } }, /neither x5c nor x5t#S256/);
+    await refused({ ...selfSigned, jwks: { keys: [{ kty: "EC", d: "a", x5c: [device.der] }] } }, /private key/);
+    await refused(
+      { ...selfSigned, jwks: { keys: [{ x5c: [device.der] }] }, tls_client_certificate_thumbprints: [] },
+      /not both/,
+    );
+    // A string is not split into characters, nor a number taken for an empty list.
+    await refused(
+      { ...selfSigned, tls_client_certificate_thumbprints: "A".repeat(43) },
+      /^tls_client_certificate_thumbprints must hold/,
+    );
+    await refused(
+      {
+        token_endpoint_auth_method: "tls_client_auth",
+        tls_client_auth_subject_dn: "CN=a",
+        tls_client_certificate_thumbprints: 7,
+      },
+      /^tls_client_certificate_thumbprints is for self_signed/,
+    );
+    await refused(
+      { token_endpoint_auth_method: "tls_client_auth", jwks: { keys: [{ x5c: [device.der] }] } },
+      /^jwks is for self_signed_tls_client_auth/,
+    );
+    await refused(
+      { token_endpoint_auth_method: "tls_client_auth", tls_client_auth_subject_dn: 42 },
+      /^tls_client_auth_subject_dn must be a non-empty string/,
+    );
+    await refused(
+      { token_endpoint_auth_method: "tls_client_auth", tls_client_auth_san_uri: "" },
+      /^tls_client_auth_san_uri must be a non-empty string/,
+    );
   });
 
   it("switches a client between secrets, keys and certificates, keeping only the current method's fields", () => {
