@@ -13,7 +13,7 @@
  */
 
 export type { KeyLookup } from "../jwt/access-token.ts";
-export type { AccessTokenClaims } from "../jwt/claims.ts";
+export type { AccessTokenClaims, TokenClaims } from "../jwt/claims.ts";
 export {
   bearerChallenge,
   dpopChallenge,

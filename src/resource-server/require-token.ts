@@ -5,7 +5,7 @@
 
 import type { Context, MiddlewareHandler } from "hono";
 import { type KeyLookup, verifyAccessTokenJws } from "../jwt/access-token.ts";
-import type { AccessTokenClaims } from "../jwt/claims.ts";
+import type { TokenClaims } from "../jwt/claims.ts";
 import { TOKEN_SIGNING_ALGS } from "../jwt/jwk.ts";
 import { importHmacKeysByKid, MIN_KEY_LENGTH, parseKeyList, type VerificationKey } from "../jwt/keys.ts";
 import { checkDpopProof, DPOP_ALG_NAMES, DpopReplayCache } from "../oauth/dpop.ts";
@@ -51,8 +51,11 @@ export interface RequireTokenOptions {
   dpop?: "allowed" | "required";
 }
 
-/** Hono variables set by `requireToken`: the verified claims under `token`. */
-export type TokenVariables = { token: AccessTokenClaims };
+/**
+ * Hono variables set by `requireToken`: the verified claims under `token`, extra claims included
+ * (`c.get("token").tenant` is `unknown`: check its type before use).
+ */
+export type TokenVariables = { token: TokenClaims };
 
 function defaultKeys(env: Env): string[] {
   const keys: string[] = [];
@@ -81,7 +84,7 @@ export function jwksKeyLookup(jwksUrl: string, fetcher?: FetcherLike): KeyLookup
 }
 
 export type VerifyOutcome =
-  | { ok: true; claims: AccessTokenClaims }
+  | { ok: true; claims: TokenClaims }
   | {
       ok: false;
       status: 401 | 403;
@@ -179,7 +182,8 @@ export async function verifyAccessToken(
       dpop,
     };
   }
-  return { ok: true, claims };
+  // The verified payload as it is: extra claims (static, hook) reach the handler as unknown values.
+  return { ok: true, claims: claims as TokenClaims };
 }
 
 /** RFC 9449 §7.1 `WWW-Authenticate: DPoP` challenge, with the accepted proof algorithms. */
