@@ -232,6 +232,8 @@ describe("a refusal by the hook", () => {
 
 const FAILURES: [mode: string, cause: RegExp, extra?: Record<string, unknown>][] = [
   ["slow", /^no answer within 50 ms/, { delay_ms: 1000 }],
+  ["slow-body", /^no answer within 50 ms/, { delay_ms: 1000 }],
+  ["slow-body-length", /^no answer within 50 ms/, { delay_ms: 1000 }],
   ["throw", /^the call failed: .*the hook crashed/],
   ["status", /^it answered HTTP 500/],
   ["not-json", /^its answer is not JSON/],
