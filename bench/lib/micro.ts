@@ -9,7 +9,7 @@
 import { createHmac } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { MICRO_MODES, type MicroMode, type MicroResponse } from "../workers/micro.ts";
+import { iterationsFor, MICRO_MODES, type MicroMode, type MicroResponse } from "../workers/micro.ts";
 import { bundleEntry, rootPath } from "./bundle.ts";
 import { BENCH_CLAIMS, benchCredentials, benchRecord, newSeed } from "./clients.ts";
 import { gcRecordsIn } from "./gc.ts";
@@ -139,7 +139,7 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
       for (const mode of MICRO_MODES) {
         const { nanos, source } = await call(proc, url, mode, options.iterations);
         clock = source;
-        samples[mode].push(nanos / 1000 / options.iterations);
+        samples[mode].push(nanos / 1000 / iterationsFor(mode, options.iterations));
         measuredCalls.push(mode);
       }
     }
@@ -191,7 +191,7 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
         const from = (forced[offset + 2 * k] as number) + 1;
         const to = (forced[offset + 2 * k + 1] as number) + 1;
         const allocated = records.slice(from, to).reduce((sum, r) => sum + (r.allocated ?? 0), 0);
-        bytes[mode].push(allocated / options.iterations);
+        bytes[mode].push(allocated / iterationsFor(mode, options.iterations));
       });
       const emptyBytes = median(bytes.empty);
       result.bytesPerOp = Object.fromEntries(
