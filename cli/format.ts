@@ -114,6 +114,7 @@ export function clientDetails(c: PublicClient, now: number): string {
       "tls_client_certificate_bound_access_tokens",
       c.tls_client_certificate_bound_access_tokens ? "yes (mutual TLS required)" : "no",
     ],
+    ["claims", Object.keys(c.claims).length === 0 ? "-" : JSON.stringify(c.claims)],
     ["token_endpoint_auth_method", c.token_endpoint_auth_method],
     ...keyDetails(c),
     ["secrets", secretsSummary(c, now)],

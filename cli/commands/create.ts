@@ -9,9 +9,13 @@ import { recordForNewClient } from "../../src/clients/register.ts";
 import { generateClientId, generateSecret } from "../../src/clients/secrets.ts";
 import type { CommandSpec } from "../command.ts";
 import {
+  applyClaimEdits,
   assertImportable,
+  CLAIM_OPTIONS,
+  claimEditsFrom,
   durationOption,
   expiryFrom,
+  HELP_CLAIMS,
   HELP_KEYS,
   HELP_MTLS,
   HELP_SETTINGS,
@@ -34,6 +38,7 @@ export const create: CommandSpec = {
     "register a client; prints its id and secret (the only time the secret is shown), or only its id for a key or mTLS client",
   options: {
     ...SETTINGS_OPTIONS,
+    ...CLAIM_OPTIONS,
     ...KEY_OPTIONS,
     ...MTLS_OPTIONS,
     "client-id": { type: "string" },
@@ -43,11 +48,13 @@ export const create: CommandSpec = {
     disabled: { type: "boolean" },
   },
   positionals: 0,
-  help: [HELP_SETTINGS, HELP_KEYS, HELP_MTLS],
+  help: [HELP_SETTINGS, HELP_CLAIMS, HELP_KEYS, HELP_MTLS],
   async run(ctx) {
     const { values, now } = ctx;
     const settings = settingsFrom(values, false);
     if (settings.name === undefined) throw new CliError("--name is required");
+    const claimEdits = await claimEditsFrom(values, false);
+    if (claimEdits !== undefined) settings.claims = applyClaimEdits({}, claimEdits);
     if (values["introspect-only"] === true) {
       settings.tokenGrant = false;
       settings.canIntrospect = true;

@@ -4,6 +4,7 @@
  * authenticate with a secret, with keys (private_key_jwt) or with a TLS client certificate (RFC 8705).
  */
 
+import { ClaimsError, checkClaims, type ExtraClaims } from "../oauth/claims.ts";
 import { isScopeToken } from "../oauth/scope.ts";
 import { CertificateError, jwksThumbprints } from "../x509/thumbprint.ts";
 import {
@@ -58,6 +59,21 @@ export interface ClientSettings {
    * `tls_client_certificate_bound_access_tokens`); such requests must present one. Any client may ask for it.
    */
   requireMtlsBinding?: boolean;
+  /**
+   * The client's static claims, replacing the current ones (`{}` removes them all): a JSON object validated by
+   * src/oauth/claims.ts (reserved names, limits). Typed `unknown` so a parsed API body can be passed as it is.
+   */
+  claims?: unknown;
+}
+
+/** Validated static claims (a fresh object), or a `LifecycleError` whose message starts with the field, `claims`. */
+export function clientClaims(value: unknown): ExtraClaims {
+  try {
+    return checkClaims(value, { what: "claims" });
+  } catch (err) {
+    if (err instanceof ClaimsError) throw new LifecycleError(err.message);
+    throw err;
+  }
 }
 
 function check(settings: ClientSettings): void {
@@ -77,6 +93,7 @@ function check(settings: ClientSettings): void {
   if (quota !== undefined && quota !== null && (!Number.isInteger(quota) || quota < QUOTA_MIN || quota > QUOTA_MAX)) {
     throw new LifecycleError(`quota must be an integer between ${QUOTA_MIN} and ${QUOTA_MAX} tokens per minute`);
   }
+  if (settings.claims !== undefined) clientClaims(settings.claims);
 }
 
 function dedupe(values: string[]): string[] {
@@ -135,6 +152,7 @@ function baseRecord(clientId: string, settings: ClientSettings & { name: string 
     tokens_revoked_before: null,
     dpop_bound_access_tokens: s.requireDpop ?? false,
     tls_client_certificate_bound_access_tokens: s.requireMtlsBinding ?? false,
+    claims: s.claims === undefined ? {} : clientClaims(s.claims),
   } as const;
 }
 
@@ -362,6 +380,7 @@ export function updateClient(record: ClientRecord, settings: ClientSettings, now
   if (settings.requireMtlsBinding !== undefined) {
     next.tls_client_certificate_bound_access_tokens = settings.requireMtlsBinding;
   }
+  if (settings.claims !== undefined) next.claims = clientClaims(settings.claims);
   return checkBinding(next);
 }
 

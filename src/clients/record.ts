@@ -1,6 +1,7 @@
 /** The client registry record: one versioned JSON document per client (see docs/storage.md). */
 
 import { algorithmOf, checkJwk, isObject, JwkError, publicJwk } from "../jwt/jwk.ts";
+import { ClaimsError, checkClaims, type ExtraClaims } from "../oauth/claims.ts";
 import { isScopeToken } from "../oauth/scope.ts";
 import { remoteUrlProblem } from "../remote/url.ts";
 import { parseIp } from "../util/cidr.ts";
@@ -131,6 +132,11 @@ export interface ClientRecord {
    * client metadata); such a request must present one. Records written before mTLS existed lack it: `false`.
    */
   tls_client_certificate_bound_access_tokens: boolean;
+  /**
+   * Static claims every access token of the client carries (src/oauth/claims.ts has the rules); `{}` for none.
+   * Records written before claims existed lack the field: `{}`.
+   */
+  claims: ExtraClaims;
   /** base64url random salt shared by the client's secret hashes ("" for a key client). */
   salt: string;
   /** Newest first; 1 to MAX_SECRETS entries for a secret client, none for a key client. */
@@ -439,6 +445,20 @@ function parseCredentials(value: Record<string, unknown>): CredentialFields {
 }
 
 /**
+ * A stored record's static claims: the shape and limits of src/oauth/claims.ts, but a reserved name is kept (the
+ * token endpoint leaves it out of tokens and logs it) rather than making the whole record corrupt.
+ */
+function parseClaims(value: unknown): ExtraClaims {
+  if (value === undefined) return {};
+  try {
+    return checkClaims(value, { reserved: "keep" });
+  } catch (err) {
+    if (err instanceof ClaimsError) fail(err.message);
+    throw err;
+  }
+}
+
+/**
  * Validates a decoded KV value as a client record. Throws `RecordError` naming the first bad field, so a
  * corrupt record is reported (and refused) instead of half-trusted.
  */
@@ -484,6 +504,7 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
     dpop_bound_access_tokens: dpopBound,
     tls_client_certificate_bound_access_tokens: certificateBound,
     ...credentials,
+    claims: parseClaims(value.claims),
     created_at: isoTime(value.created_at, "created_at"),
     updated_at: isoTime(value.updated_at, "updated_at"),
     secret_rotated_at: isoTime(value.secret_rotated_at, "secret_rotated_at"),
@@ -515,6 +536,7 @@ export function toPublic(record: ClientRecord): PublicClient {
     tls_client_auth_san_email: record.tls_client_auth_san_email,
     tls_client_certificate_thumbprints: [...record.tls_client_certificate_thumbprints],
     tls_client_certificate_bound_access_tokens: record.tls_client_certificate_bound_access_tokens,
+    claims: structuredClone(record.claims),
     secrets: record.secrets.map((s) => ({ created_at: s.created_at, expires_at: s.expires_at })),
     created_at: record.created_at,
     updated_at: record.updated_at,

@@ -106,6 +106,8 @@ export interface Audit {
   dpop_jkt: string | undefined;
   /** `x5t#S256` of the TLS client certificate that authenticated the client or that a token was bound to. */
   certificate: string | undefined;
+  /** What the claims hook did for this token request, when one is configured (docs/claims.md). */
+  claims_hook: "ok" | "refused" | "failed" | "omitted" | undefined;
 }
 
 function newAudit(): Audit {
@@ -121,6 +123,7 @@ function newAudit(): Audit {
     reason: undefined,
     dpop_jkt: undefined,
     certificate: undefined,
+    claims_hook: undefined,
   };
 }
 
@@ -160,6 +163,7 @@ function writeAudit(
       token_client_id: audit.token_client_id,
       dpop_jkt: audit.dpop_jkt,
       certificate: audit.certificate,
+      claims_hook: audit.claims_hook,
       reason: audit.reason,
       error: error?.code,
       detail: error?.detail,
