@@ -7,7 +7,14 @@
 
 import { LifecycleError } from "../clients/lifecycle.ts";
 import { type ClientFields, ClientNotFoundError, type NewClientInput, patchRecord } from "../clients/operations.ts";
-import { type ClientRecord, type ClientRegistration, type PublicClient, toPublic } from "../clients/record.ts";
+import {
+  type ClientRecord,
+  type ClientRegistration,
+  isMtlsMethod,
+  type PublicClient,
+  TLS_SUBJECT_FIELDS,
+  toPublic,
+} from "../clients/record.ts";
 import { generateClientId, generateSecret } from "../clients/secrets.ts";
 import { CorruptRecordError } from "../clients/store.ts";
 import { verifyClientSecret } from "../clients/verify.ts";
@@ -21,7 +28,15 @@ import { type AdminRoute, type Answer, defineRoute } from "./route.ts";
 import { ErrorObject, RegistrationRequest, type RegistrationRequestType, RegistrationResponse } from "./schemas.ts";
 
 type Method = ClientRegistration["token_endpoint_auth_method"];
-const METHODS: readonly Method[] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+const METHODS: readonly Method[] = [
+  "client_secret_basic",
+  "client_secret_post",
+  "private_key_jwt",
+  "tls_client_auth",
+  "self_signed_tls_client_auth",
+];
+/** RFC 8705 §2.1.2 metadata, plus keymint's `tls_client_certificate_thumbprints` (the client object's name). */
+const MTLS_METADATA = [...TLS_SUBJECT_FIELDS, "tls_client_certificate_thumbprints"] as const;
 
 /** The path of a client's RFC 7592 configuration endpoint. */
 export function registrationPath(clientId: string): string {
@@ -53,6 +68,18 @@ function checkMetadata(meta: RegistrationRequestType): Method {
     throw metadataError(`token_endpoint_auth_method: use one of ${METHODS.join(", ")}`);
   }
   const keys = [meta.jwks, meta.jwks_uri].filter((k) => k !== undefined).length;
+  if (isMtlsMethod(method)) {
+    // RFC 8705 §2.2.2: a self-signed client's certificates may come as a jwks with x5c; the lifecycle checks the rest.
+    if (meta.jwks_uri !== undefined) throw metadataError(`jwks_uri: a ${method} client registers its certificates`);
+    if (meta.jwks !== undefined && method !== "self_signed_tls_client_auth") {
+      throw metadataError("jwks: a tls_client_auth client registers a subject (tls_client_auth_subject_dn or a SAN)");
+    }
+    return method;
+  }
+  const stray = MTLS_METADATA.find((f) => meta[f] !== undefined);
+  if (stray !== undefined) {
+    throw metadataError(`${stray}: only for token_endpoint_auth_method tls_client_auth or self_signed_tls_client_auth`);
+  }
   if (method === "private_key_jwt" && keys !== 1) {
     throw metadataError("private_key_jwt needs exactly one of jwks and jwks_uri");
   }
@@ -68,9 +95,9 @@ function scopesOf(scope: string | undefined): string[] {
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3 client information: the registered metadata of a client. */
 function clientInformation(client: PublicClient, registration: ClientRegistration | null, issuer: string) {
-  const keyClient = client.token_endpoint_auth_method === "private_key_jwt";
+  const keyClient = client.token_endpoint_auth_method !== "client_secret_basic";
   const method: Method = keyClient
-    ? "private_key_jwt"
+    ? client.token_endpoint_auth_method
     : registration?.token_endpoint_auth_method === "client_secret_post"
       ? "client_secret_post"
       : "client_secret_basic";
@@ -82,7 +109,12 @@ function clientInformation(client: PublicClient, registration: ClientRegistratio
     grant_types: ["client_credentials"],
     token_endpoint_auth_method: method,
     dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+    tls_client_certificate_bound_access_tokens: client.tls_client_certificate_bound_access_tokens,
   };
+  for (const field of TLS_SUBJECT_FIELDS) if (client[field] !== null) info[field] = client[field];
+  if (method === "self_signed_tls_client_auth") {
+    info.tls_client_certificate_thumbprints = client.tls_client_certificate_thumbprints;
+  }
   if (!keyClient) info.client_secret_expires_at = client.secrets[0]?.expires_at ?? 0;
   if (client.scopes.length > 0) info.scope = client.scopes.join(" ");
   if (client.jwks !== null) info.jwks = client.jwks;
@@ -152,8 +184,22 @@ function replacementPatch(record: ClientRecord, meta: RegistrationRequestType, m
     name: meta.client_name ?? record.client_id,
     scopes,
     dpop_bound_access_tokens: meta.dpop_bound_access_tokens ?? false,
+    tls_client_certificate_bound_access_tokens: meta.tls_client_certificate_bound_access_tokens ?? false,
   };
-  if (method === "private_key_jwt") {
+  if (isMtlsMethod(method)) {
+    // The full metadata replaces the registration: fields left out are reset.
+    patch.token_endpoint_auth_method = method;
+    for (const field of MTLS_METADATA) patch[field] = (meta[field] as never) ?? null;
+    if (meta.jwks !== undefined) {
+      patch.jwks = meta.jwks;
+      patch.tls_client_certificate_thumbprints = undefined;
+    }
+  } else if (isMtlsMethod(record.token_endpoint_auth_method)) {
+    throw new LifecycleError(
+      `token_endpoint_auth_method: a ${record.token_endpoint_auth_method} client cannot switch to ${method}; register a new client`,
+      "token_endpoint_auth_method",
+    );
+  } else if (method === "private_key_jwt") {
     if (meta.jwks !== undefined) patch.jwks = meta.jwks;
     else patch.jwks_uri = meta.jwks_uri ?? null;
   } else if (record.token_endpoint_auth_method === "private_key_jwt") {
@@ -193,7 +239,12 @@ const register = defineRoute({
       name: meta.client_name ?? clientId,
       scopes: scopesOf(meta.scope),
       dpop_bound_access_tokens: meta.dpop_bound_access_tokens ?? false,
+      tls_client_certificate_bound_access_tokens: meta.tls_client_certificate_bound_access_tokens ?? false,
     };
+    if (isMtlsMethod(method)) {
+      input.token_endpoint_auth_method = method;
+      for (const field of MTLS_METADATA) if (meta[field] !== undefined) input[field] = meta[field] as never;
+    }
     if (meta.jwks !== undefined) input.jwks = meta.jwks;
     if (meta.jwks_uri !== undefined) input.jwks_uri = meta.jwks_uri;
     const token = generateSecret();

@@ -17,6 +17,7 @@ import {
   TTL_MAX,
   TTL_MIN,
 } from "../clients/record.ts";
+import { CLAIM_NAME_MAX, CLAIMS_MAX_BYTES, CLAIMS_MAX_COUNT } from "../oauth/claims.ts";
 
 /** Documentation of the schemas: `id` makes one a named component (`#/components/schemas/ID`). */
 export const docs = z.registry<{ id?: string; description?: string }>();
@@ -33,7 +34,12 @@ function named<T extends z.ZodMiniType>(id: string, schema: T, description?: str
   return schema;
 }
 
-const AUTH_METHODS = ["client_secret_basic", "private_key_jwt"] as const;
+const AUTH_METHODS = [
+  "client_secret_basic",
+  "private_key_jwt",
+  "tls_client_auth",
+  "self_signed_tls_client_auth",
+] as const;
 const int = () => z.int();
 const nullable = z.nullable;
 const optional = z.optional;
@@ -62,10 +68,21 @@ const clientShape = {
   quota_per_minute: nullable(int()),
   tokens_revoked_before: doc(nullable(int()), "Unix seconds; tokens issued up to it are revoked"),
   dpop_bound_access_tokens: z.boolean(),
+  tls_client_certificate_bound_access_tokens: doc(
+    z.boolean(),
+    "Tokens are bound to the request's TLS client certificate (RFC 8705 section 3)",
+  ),
   token_endpoint_auth_method: z.enum(AUTH_METHODS),
   jwks: nullable(JwksOut),
   jwks_uri: nullable(z.string()),
   federation: nullable(FederationOut),
+  tls_client_auth_subject_dn: nullable(z.string()),
+  tls_client_auth_san_dns: nullable(z.string()),
+  tls_client_auth_san_uri: nullable(z.string()),
+  tls_client_auth_san_ip: nullable(z.string()),
+  tls_client_auth_san_email: nullable(z.string()),
+  tls_client_certificate_thumbprints: doc(z.array(z.string()), "x5t#S256 of each registered certificate"),
+  claims: doc(z.record(z.string(), z.unknown()), "Static claims every access token of the client carries"),
   secrets: doc(
     z.array(z.strictObject({ created_at: z.string(), expires_at: nullable(int()) })),
     "When each valid secret was issued and expires (never the secret or its hash)",
@@ -138,11 +155,31 @@ const fields = {
   ),
   quota_per_minute: doc(nullable(int()), `${QUOTA_MIN} to ${QUOTA_MAX}; null: unlimited`),
   dpop_bound_access_tokens: nullable(z.boolean()),
+  tls_client_certificate_bound_access_tokens: doc(
+    nullable(z.boolean()),
+    "Bind tokens to the request's TLS client certificate (RFC 8705 section 3.4)",
+  ),
   enabled: nullable(z.boolean()),
-  jwks: nullable(JwksIn),
+  claims: doc(
+    nullable(z.record(z.string(), z.unknown())),
+    `Static claims (docs/claims.md): at most ${CLAIMS_MAX_COUNT}, names up to ${CLAIM_NAME_MAX} characters, ${CLAIMS_MAX_BYTES} bytes of JSON; registered and protocol names are refused. In a PATCH an RFC 7396 merge patch of the current claims`,
+  ),
+  jwks: doc(nullable(JwksIn), "private_key_jwt keys; for self_signed_tls_client_auth, certificates as keys with x5c"),
   jwks_uri: doc(nullable(z.string()), "https (or loopback http) URL of the client's JWK Set"),
   federation: nullable(FederationIn),
-  token_endpoint_auth_method: nullable(z.enum(AUTH_METHODS)),
+  tls_client_auth_subject_dn: doc(nullable(z.string()), "tls_client_auth: the expected subject DN (RFC 4514)"),
+  tls_client_auth_san_dns: doc(nullable(z.string()), "tls_client_auth: an expected dNSName SAN"),
+  tls_client_auth_san_uri: doc(nullable(z.string()), "tls_client_auth: an expected URI SAN"),
+  tls_client_auth_san_ip: doc(nullable(z.string()), "tls_client_auth: an expected IP address SAN"),
+  tls_client_auth_san_email: doc(nullable(z.string()), "tls_client_auth: an expected rfc822Name SAN"),
+  tls_client_certificate_thumbprints: doc(
+    nullable(z.array(z.string())),
+    "self_signed_tls_client_auth: x5t#S256 of each certificate (or give jwks with x5c)",
+  ),
+  token_endpoint_auth_method: doc(
+    nullable(z.enum(AUTH_METHODS)),
+    "Follows the credentials; tls_client_auth and self_signed_tls_client_auth choose mutual TLS (RFC 8705)",
+  ),
 };
 
 export const NewClientBody = named(
@@ -198,11 +235,21 @@ export const RegistrationRequest = named(
     redirect_uris: doc(optional(z.array(z.string())), "Not supported: absent or empty"),
     token_endpoint_auth_method: doc(
       optional(z.string()),
-      "client_secret_basic (default), client_secret_post or private_key_jwt",
+      "client_secret_basic (default), client_secret_post, private_key_jwt, tls_client_auth or self_signed_tls_client_auth",
     ),
-    jwks: optional(JwksIn),
+    jwks: doc(optional(JwksIn), "private_key_jwt keys, or a self_signed_tls_client_auth client's certificates (x5c)"),
     jwks_uri: optional(z.string()),
     dpop_bound_access_tokens: optional(z.boolean()),
+    tls_client_certificate_bound_access_tokens: optional(z.boolean()),
+    tls_client_auth_subject_dn: doc(optional(z.string()), "RFC 8705 section 2.1.2 (tls_client_auth)"),
+    tls_client_auth_san_dns: optional(z.string()),
+    tls_client_auth_san_uri: optional(z.string()),
+    tls_client_auth_san_ip: optional(z.string()),
+    tls_client_auth_san_email: optional(z.string()),
+    tls_client_certificate_thumbprints: doc(
+      optional(z.array(z.string())),
+      "self_signed_tls_client_auth: x5t#S256 of each certificate (or jwks with x5c)",
+    ),
   }),
 );
 
@@ -222,6 +269,13 @@ export const RegistrationResponse = named(
     jwks: optional(JwksOut),
     jwks_uri: optional(z.string()),
     dpop_bound_access_tokens: z.boolean(),
+    tls_client_certificate_bound_access_tokens: z.boolean(),
+    tls_client_auth_subject_dn: optional(z.string()),
+    tls_client_auth_san_dns: optional(z.string()),
+    tls_client_auth_san_uri: optional(z.string()),
+    tls_client_auth_san_ip: optional(z.string()),
+    tls_client_auth_san_email: optional(z.string()),
+    tls_client_certificate_thumbprints: optional(z.array(z.string())),
   }),
 );
 
