@@ -361,6 +361,16 @@ describe("certificate-bound access tokens (RFC 8705 §3)", () => {
     expect(claims.cnf).toEqual({ "x5t#S256": await x5tOf(payments) });
   });
 
+  it("carries a certificate client's static claims next to its binding (claims never touch cnf)", async () => {
+    const clientId = await dnClient(payments.subjectDn, {
+      requireMtlsBinding: true,
+      claims: { tenant: "acme", roles: ["payer"] },
+    });
+    const { claims } = await issued(await tokenRequest(clientId, { cf: cfWith(payments) }));
+    expect(claims).toMatchObject({ tenant: "acme", roles: ["payer"], sub: clientId });
+    expect(claims.cnf).toEqual({ "x5t#S256": await x5tOf(payments) });
+  });
+
   it("binds a secret client's token to the connection's certificate when it asks for binding", async () => {
     const client = await seedClient({ requireMtlsBinding: true });
     const res = await post(new URLSearchParams({ grant_type: "client_credentials" }), {
