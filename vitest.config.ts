@@ -1,5 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { buildSync } from "esbuild";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 import { OPTIONAL_SECRETS, VAR_DEFAULTS } from "./src/settings.ts";
 
 /** Test signing key; never used outside tests. */
@@ -14,6 +16,34 @@ const DEFAULT_SETTINGS: Record<string, string> = {
   ...Object.fromEntries(OPTIONAL_SECRETS.map((name) => [name, ""])),
 };
 
+/** A Worker's TypeScript entry bundled into one ES module (auxiliary Workers of the pool take JavaScript). */
+function bundled(entry: string): string {
+  const result = buildSync({ entryPoints: [entry], bundle: true, format: "esm", platform: "neutral", write: false });
+  return result.outputFiles[0]?.text ?? "";
+}
+
+const exampleHook = unstable_readConfig({ config: "examples/claims-hook/wrangler.toml" }, { hideWarnings: true });
+
+/**
+ * Claims hooks as second Workers, bound to keymint under names other than CLAIMS_HOOK (so no other test meets a
+ * hook): the claims-hook tests pass `{ ...env, CLAIMS_HOOK: env.TEST_CLAIMS_HOOK }` to the Worker's fetch.
+ */
+const HOOK_WORKERS = [
+  {
+    name: "test-claims-hook",
+    modules: true,
+    script: bundled("test/worker/fixtures/claims-hook.ts"),
+    compatibilityDate: exampleHook.compatibility_date,
+  },
+  {
+    name: "example-claims-hook",
+    modules: true,
+    script: bundled("examples/claims-hook/src/index.ts"),
+    compatibilityDate: exampleHook.compatibility_date,
+    bindings: exampleHook.vars as Record<string, string>,
+  },
+];
+
 export default defineConfig({
   test: {
     // Show console output (the audit log) only for failing tests.
@@ -25,6 +55,8 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
+              workers: HOOK_WORKERS,
+              serviceBindings: { TEST_CLAIMS_HOOK: "test-claims-hook", EXAMPLE_CLAIMS_HOOK: "example-claims-hook" },
               bindings: {
                 ...DEFAULT_SETTINGS,
                 TOKEN_SIGNING_KEY: TEST_SIGNING_KEY,

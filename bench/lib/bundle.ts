@@ -76,7 +76,7 @@ function moduleKind(name: string): ModuleKind | null {
  */
 const RULE_MODULE = /^[0-9a-f]{40}-.+\.(js|mjs|css)$/;
 
-async function collectModules(dir: string, mainName: string): Promise<WorkerModule[]> {
+export async function collectModules(dir: string, mainName: string): Promise<WorkerModule[]> {
   const names = (await readdir(dir)).sort();
   if (!names.includes(mainName)) throw new Error(`wrangler wrote no ${mainName} into ${dir} (got ${names.join(", ")})`);
   const modules: WorkerModule[] = [];

@@ -11,7 +11,8 @@ import { createPrivateKey, generateKeyPairSync, type JsonWebKey, type KeyObject,
 import { type ClientSettings, newKeyClientRecord } from "../../src/clients/lifecycle.ts";
 import { clientKey } from "../../src/clients/record.ts";
 import { recordForNewClient } from "../../src/clients/register.ts";
-import { benchCredentials, type Credentials } from "./clients.ts";
+import { BENCH_CLAIMS, benchCredentials, type Credentials } from "./clients.ts";
+import { mtlsRecord } from "./mtls.ts";
 
 export const API_AUDIENCE = "https://api.example.com";
 /** The `aud` the federated client requires of its outside tokens. */
@@ -36,10 +37,15 @@ export interface Fixtures {
   federated: { clientId: string; issuer: string; tokens: string[] };
   api: Credentials;
   introspector: Credentials;
+  /** A tls_client_auth client (RFC 8705): its id; the certificate is the one in bench/lib/mtls.ts edgeCf(). */
+  mtls: { clientId: string };
+  /** A secret client with 3 static claims (BENCH_CLAIMS), tenant "acme": the example hook grants it everything. */
+  claims: Credentials;
 }
 
 const API_INDEX = 2_000_001;
 const INTROSPECTOR_INDEX = 2_000_002;
+const CLAIMS_INDEX = 2_000_003;
 
 export function keyPair(alg: AssertionAlg | "RS256"): {
   privateKey: KeyObject;
@@ -145,11 +151,15 @@ export async function extraClients(
     now,
   );
   records.push([clientKey(federatedId), JSON.stringify(federated)]);
+  const mtlsId = benchCredentials(seed, API_INDEX + 30).clientId;
+  records.push(mtlsRecord(mtlsId, now));
   const api = benchCredentials(seed, API_INDEX);
   const introspector = benchCredentials(seed, INTROSPECTOR_INDEX);
+  const claims = benchCredentials(seed, CLAIMS_INDEX);
   const secretClients: [Credentials, ClientSettings & { name: string }][] = [
     [api, { name: "bench API client", scopes: ["read"], audiences: [API_AUDIENCE] }],
     [introspector, { name: "bench introspector", scopes: ["read"], canIntrospect: true }],
+    [claims, { name: "bench claims client", scopes: ["read", "write"], claims: BENCH_CLAIMS }],
   ];
   for (const [credentials, settings] of secretClients) {
     const record = await recordForNewClient(
@@ -169,6 +179,8 @@ export async function extraClients(
       },
       api,
       introspector,
+      mtls: { clientId: mtlsId },
+      claims,
     },
   };
 }

@@ -22,6 +22,7 @@ const IMPORT_FIELDS = new Set([
   "enabled",
   "client_secret_expires_at",
   "quota_per_minute",
+  "claims",
 ]);
 
 /** The file's clients as create inputs, each validated by the same rules every driver applies. */
@@ -77,6 +78,7 @@ async function prepareImport(entries: unknown, now: number): Promise<NewClientIn
     if (scopes !== undefined) input.scopes = scopes as string[];
     if (audiences !== undefined) input.audiences = audiences as string[];
     if (e.can_introspect !== undefined) input.can_introspect = e.can_introspect as boolean;
+    if (e.claims !== undefined) input.claims = e.claims as Record<string, unknown>;
     try {
       await prepareNewClient(input, now);
     } catch (err) {

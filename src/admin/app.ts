@@ -1,25 +1,31 @@
 /**
  * keymint's own API: `/admin/clients` (admin tokens), RFC 7591/7592 registration at `/oauth2/register`, and
- * `GET /admin/openapi.json` generated from the same zod schemas that validate the requests. Imported lazily by
- * src/app.ts for these paths only, so the token endpoint never pays for it.
+ * `GET /admin/openapi.json` assembled from the same route table and zod schemas that validate the requests.
+ * Imported lazily by src/app.ts for these paths only, so the token endpoint never pays for it.
  */
 
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { Hono } from "hono/tiny";
 import { requestContext } from "../http/context.ts";
 import { errorResponse, JSON_TYPE, methodNotAllowed } from "../http/errors.ts";
 import { OAuthError } from "../oauth/errors.ts";
 import { clientRoutes } from "./clients.ts";
-import { type AdminEnv, fail, validationHook } from "./http.ts";
+import { type AdminEnv, fail } from "./http.ts";
+import { openApiDocument } from "./openapi.ts";
 import { registrationRoutes } from "./registration.ts";
+import { type AdminRoute, serve } from "./route.ts";
 
 export const OPENAPI_PATH = "/admin/openapi.json";
 
-export const adminApp = new OpenAPIHono<AdminEnv>({ defaultHook: validationHook as never });
+/** Every route of the admin API and RFC 7591/7592: what is served and what the OpenAPI document describes. */
+export const ADMIN_ROUTES: readonly AdminRoute[] = [...clientRoutes, ...registrationRoutes];
 
-clientRoutes(adminApp);
-registrationRoutes(adminApp);
+export const adminApp = new Hono<AdminEnv>();
 
-/** The OpenAPI 3.1 document, generated once per isolate and issuer. */
+for (const route of ADMIN_ROUTES) {
+  adminApp.on(route.method.toUpperCase(), route.path.replace(/\{(\w+)\}/g, ":$1"), serve(route));
+}
+
+/** The OpenAPI 3.1 document, assembled once per isolate and issuer. */
 let documents: { issuer: string; body: string } | undefined;
 
 adminApp.get(OPENAPI_PATH, (c) => {
@@ -30,24 +36,7 @@ adminApp.get(OPENAPI_PATH, (c) => {
     return fail(c as never, err);
   }
   if (documents?.issuer !== issuer) {
-    const document = adminApp.getOpenAPI31Document({
-      openapi: "3.1.0",
-      info: {
-        title: "keymint admin API",
-        version: "1",
-        description:
-          "Manage keymint's clients with keymint's own access tokens (scope keymint:clients:read or keymint:clients:write, aud = the issuer), and RFC 7591/7592 dynamic client registration. Errors are RFC 6749 section 5.2 JSON. See docs/admin-api.md.",
-      },
-      servers: [{ url: issuer }],
-    });
-    document.components = {
-      ...document.components,
-      securitySchemes: {
-        adminToken: { type: "http", scheme: "bearer", bearerFormat: "JWT", description: "A keymint access token" },
-      },
-    };
-    document.security = [{ adminToken: [] }];
-    documents = { issuer, body: JSON.stringify(document) };
+    documents = { issuer, body: JSON.stringify(openApiDocument(ADMIN_ROUTES, issuer)) };
   }
   return new Response(c.req.method === "HEAD" ? null : documents.body, {
     status: 200,

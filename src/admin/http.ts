@@ -1,10 +1,11 @@
 /**
- * What every call of the admin API and of RFC 7591/7592 shares: one guard per route (authorize, read a bounded
- * JSON body, write one audit line), the mapping of every failure to an RFC 6749 §5.2 error, and JSON answers.
+ * What every call of the admin API and of RFC 7591/7592 shares: the call's state, reading a bounded JSON body,
+ * describing a schema's refusal naming the field, the mapping of every failure to an RFC 6749 §5.2 error, the one
+ * audit line, and JSON answers. src/admin/route.ts runs them in order for each route.
  */
 
-import type { z } from "@hono/zod-openapi";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context } from "hono";
+import type * as z from "zod/mini";
 import { kvRecordStore } from "../clients/kv-registry.ts";
 import { forgetClient } from "../clients/kv-store.ts";
 import { LifecycleError } from "../clients/lifecycle.ts";
@@ -21,8 +22,9 @@ import { type RequestContext, requestContext } from "../http/context.ts";
 import { errorResponse, NO_STORE_HEADERS, toOAuthError } from "../http/errors.ts";
 import { log } from "../log.ts";
 import { invalidRequest, OAuthError, serverError } from "../oauth/errors.ts";
+import { UTF8_STRICT } from "../util/base64url.ts";
 import { readRequestBody } from "../util/stream.ts";
-import { type AdminCaller, type AdminNeed, authorizeAdmin } from "./authorize.ts";
+import type { AdminCaller } from "./authorize.ts";
 
 /** Largest JSON body accepted, in bytes (a client with 20 RSA keys fits several times). */
 export const MAX_JSON_BYTES = 64 * 1024;
@@ -63,22 +65,25 @@ function tooLarge(): OAuthError {
 
 /**
  * Reads the request body within MAX_JSON_BYTES (a declared or a chunked length), so every answer comes after the
- * whole body arrived; with a JSON rule it must be JSON (`Content-Type: application/json`, valid JSON), and the
- * route's zod validator then reads the same text. Other routes read and drop a body they do not use.
+ * whole body arrived, and returns it parsed: with a JSON rule it must be JSON (`Content-Type: application/json`
+ * or `…+json`, valid UTF-8 and JSON, an object); an absent optional body is `{}`. Other routes read and drop a
+ * body they do not use (`undefined`).
  */
-export async function readBody(c: AdminContext, rule: BodyRule): Promise<void> {
-  const request = c.req.raw;
+export async function readBody(request: Request, rule: BodyRule): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (declared > MAX_JSON_BYTES) throw tooLarge();
   const bytes = await readRequestBody(request.body, MAX_JSON_BYTES);
   if (bytes === null) throw tooLarge();
-  if (rule === "none") return;
-  const text = new TextDecoder().decode(bytes);
-  const cache = c.req.bodyCache as { text?: Promise<string> };
+  if (rule === "none") return undefined;
+  let text: string;
+  try {
+    text = UTF8_STRICT.decode(bytes);
+  } catch {
+    throw invalidRequest("The request body is not valid UTF-8");
+  }
   if (text.trim() === "") {
     if (rule === "required") throw invalidRequest("The request body must be a JSON object");
-    cache.text = Promise.resolve("{}");
-    return;
+    return {};
   }
   const mediaType = (request.headers.get("content-type") ?? "").split(";")[0]?.trim() ?? "";
   if (!JSON_MEDIA.test(mediaType)) {
@@ -93,10 +98,11 @@ export async function readBody(c: AdminContext, rule: BodyRule): Promise<void> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw invalidRequest("The request body must be a JSON object");
   }
-  cache.text = Promise.resolve(text);
+  return value;
 }
 
-function adminState(c: AdminContext, action: string, family: Family): AdminState {
+/** A new call's state: its request context and the client operations over the CLIENTS namespace. */
+export function adminState(c: AdminContext, action: string, family: Family): AdminState {
   const ctx = requestContext(c.req.raw, c.env);
   const kv = requireClientsBinding(c.env);
   const ops = new ClientOperations(kvRecordStore(kv, ctx.config.kvTimeoutMs), {
@@ -148,17 +154,17 @@ export function adminError(err: unknown, family: Family): OAuthError {
     });
     return serverError(err.message);
   }
-  if (err instanceof Error && err.name === "HTTPException") {
-    const status = (err as Error & { status?: number }).status ?? 400;
-    if (status < 500) return invalidRequest(err.message || "The request is malformed", { status });
-  }
   return toOAuthError(err, "admin");
+}
+
+/** The family of a path: RFC 7591/7592 (`invalid_client_metadata`) or the admin API. */
+export function familyOf(path: string): Family {
+  return path.startsWith("/oauth2/register") ? "registration" : "admin";
 }
 
 /** Renders a failure and remembers it for the audit line. */
 export function fail(c: AdminContext, err: unknown): Response {
-  const family: Family = c.req.path.startsWith("/oauth2/register") ? "registration" : "admin";
-  const error = adminError(err, family);
+  const error = adminError(err, familyOf(c.req.path));
   const state = c.get("admin") as AdminState | undefined;
   if (state !== undefined) state.failure = error;
   return errorResponse(error);
@@ -177,8 +183,9 @@ function auditEnabled(env: KeymintEnv): boolean {
   }
 }
 
-function writeAudit(c: AdminContext, state: AdminState | undefined, action: string, started: number): void {
-  const status = c.res.status;
+/** The call's one audit line (changes always; reads and refusals unless AUDIT_LOG is off). */
+export function writeAudit(c: AdminContext, action: string, status: number, started: number): void {
+  const state = c.get("admin") as AdminState | undefined;
   const failure = state?.failure;
   if (!(isChange(c) && status < 400) && !auditEnabled(c.env)) return;
   console.log(
@@ -198,74 +205,49 @@ function writeAudit(c: AdminContext, state: AdminState | undefined, action: stri
   );
 }
 
-/**
- * The guard in front of every route, before its validators: sets up the call, authorizes the admin token
- * (`need`), reads the body (`body`), runs the route, and writes the call's one audit line. `need` `null`: the
- * route authorizes itself (RFC 7592's registration access token).
- */
-export function guard(
-  action: string,
-  need: AdminNeed | null,
-  body: BodyRule,
-  family: Family = "admin",
-): MiddlewareHandler<AdminEnv> {
-  return async function adminGuard(c, next) {
-    const started = Date.now();
-    let response: Response | undefined;
-    try {
-      const state = adminState(c, action, family);
-      c.set("admin", state);
-      if (need !== null) {
-        state.caller = await authorizeAdmin(c.req.raw, c.env, state.ctx, need);
-        state.audit.client_id = state.caller.clientId;
-      }
-      await readBody(c, body);
-      await next();
-    } catch (err) {
-      response = fail(c, err);
-      c.res = response;
-    }
-    writeAudit(c, c.get("admin") as AdminState | undefined, action, started);
-    return response;
-  };
-}
-
 /** JSON answer with no-store (it may carry a secret, and client settings are nobody's cache's business). */
 export function json(body: unknown, status: number, extra: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), { status, headers: { ...NO_STORE_HEADERS, ...extra } });
 }
 
-/** One zod issue in words, naming the field (`scopes[1] must be a string`). */
+/** An issue's field, as the client object spells it (`scopes[1]`, `federation.subject`). */
+function fieldOf(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("");
+}
+
+const TYPE_NAMES: Readonly<Record<string, string>> = { int: "an integer", nonoptional: "present" };
+
+/**
+ * One zod issue in words, naming the field (`scopes[1] must be of type string`). zod/mini carries no message
+ * texts (they would be ~400 KB of locales in the bundle): the words come from the issue's code and values.
+ */
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const field = issue.path
-    .map((p, i) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
-    .join("");
-  const at = field === "" ? "" : `${field}: `;
+  const field = fieldOf(issue.path);
+  const subject = field === "" ? "the body" : field;
   switch (issue.code) {
     case "invalid_type":
-      return /received undefined/.test(issue.message)
-        ? `${field || "the body"} is required`
-        : `${field || "the body"} must be ${issue.expected === "int" ? "an integer" : `of type ${issue.expected}`}`;
+      if (issue.input === undefined) return `${subject} is required`;
+      return `${subject} must be ${TYPE_NAMES[issue.expected] ?? `of type ${issue.expected}`}`;
     case "unrecognized_keys":
-      return `${at}unknown field ${issue.keys.join(", ")}`;
+      return `${field === "" ? "" : `${field}: `}unknown field ${issue.keys.join(", ")}`;
     case "invalid_value":
-      return `${field || "the value"} must be one of ${issue.values.map(String).join(", ")}`;
+      return `${subject} must be one of ${issue.values.map(String).join(", ")}`;
     case "too_small":
+      return `${subject} must be at least ${String(issue.minimum)}`;
     case "too_big":
-      return `${at}${issue.message.replace(/["\\]/g, "")}`;
+      return `${subject} must be at most ${String(issue.maximum)}`;
     default:
-      return `${at}${issue.message.replace(/["\\]/g, "")}`;
+      return `${subject} is invalid`;
   }
 }
 
-/** The validators' hook: a body, query or path that does not fit its schema is a 400 naming the field. */
-export function validationHook(
-  result: { success: true } | { success: false; error: z.ZodError },
-  c: AdminContext,
-): Response | undefined {
-  if (result.success) return undefined;
-  const family: Family = c.req.path.startsWith("/oauth2/register") ? "registration" : "admin";
-  const description = result.error.issues.slice(0, 3).map(describeIssue).join("; ");
-  const code = family === "registration" ? "invalid_client_metadata" : "invalid_request";
-  return fail(c, new OAuthError(code, description));
+/**
+ * A body, query or path that does not fit its schema: 400 naming the field (`invalid_client_metadata` for
+ * RFC 7591/7592).
+ */
+export function schemaError(error: z.core.$ZodError, family: Family): OAuthError {
+  const description = error.issues.slice(0, 3).map(describeIssue).join("; ");
+  return family === "registration"
+    ? new OAuthError("invalid_client_metadata", description)
+    : invalidRequest(description);
 }

@@ -5,10 +5,16 @@
  * the same client operations and lifecycle rules as the admin API.
  */
 
-import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import { LifecycleError } from "../clients/lifecycle.ts";
 import { type ClientFields, ClientNotFoundError, type NewClientInput, patchRecord } from "../clients/operations.ts";
-import { type ClientRecord, type ClientRegistration, type PublicClient, toPublic } from "../clients/record.ts";
+import {
+  type ClientRecord,
+  type ClientRegistration,
+  isMtlsMethod,
+  type PublicClient,
+  TLS_SUBJECT_FIELDS,
+  toPublic,
+} from "../clients/record.ts";
 import { generateClientId, generateSecret } from "../clients/secrets.ts";
 import { CorruptRecordError } from "../clients/store.ts";
 import { verifyClientSecret } from "../clients/verify.ts";
@@ -17,18 +23,20 @@ import { invalidRequest, OAuthError } from "../oauth/errors.ts";
 import { base64Decode, base64urlEncode, UTF8 } from "../util/base64url.ts";
 import { timingSafeEqual } from "../util/ct.ts";
 import { invalidToken, presentedToken, tokenRequired } from "./authorize.ts";
-import { type AdminContext, type AdminEnv, type AdminState, guard, json } from "./http.ts";
-import {
-  ErrorObject,
-  IdParam,
-  RegistrationRequest,
-  type RegistrationRequestType,
-  RegistrationResponse,
-} from "./schemas.ts";
+import { type AdminContext, type AdminState, json } from "./http.ts";
+import { type AdminRoute, type Answer, defineRoute } from "./route.ts";
+import { ErrorObject, RegistrationRequest, type RegistrationRequestType, RegistrationResponse } from "./schemas.ts";
 
-const TAG = "registration";
 type Method = ClientRegistration["token_endpoint_auth_method"];
-const METHODS: readonly Method[] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+const METHODS: readonly Method[] = [
+  "client_secret_basic",
+  "client_secret_post",
+  "private_key_jwt",
+  "tls_client_auth",
+  "self_signed_tls_client_auth",
+];
+/** RFC 8705 §2.1.2 metadata, plus keymint's `tls_client_certificate_thumbprints` (the client object's name). */
+const MTLS_METADATA = [...TLS_SUBJECT_FIELDS, "tls_client_certificate_thumbprints"] as const;
 
 /** The path of a client's RFC 7592 configuration endpoint. */
 export function registrationPath(clientId: string): string {
@@ -60,6 +68,18 @@ function checkMetadata(meta: RegistrationRequestType): Method {
     throw metadataError(`token_endpoint_auth_method: use one of ${METHODS.join(", ")}`);
   }
   const keys = [meta.jwks, meta.jwks_uri].filter((k) => k !== undefined).length;
+  if (isMtlsMethod(method)) {
+    // RFC 8705 §2.2.2: a self-signed client's certificates may come as a jwks with x5c; the lifecycle checks the rest.
+    if (meta.jwks_uri !== undefined) throw metadataError(`jwks_uri: a ${method} client registers its certificates`);
+    if (meta.jwks !== undefined && method !== "self_signed_tls_client_auth") {
+      throw metadataError("jwks: a tls_client_auth client registers a subject (tls_client_auth_subject_dn or a SAN)");
+    }
+    return method;
+  }
+  const stray = MTLS_METADATA.find((f) => meta[f] !== undefined);
+  if (stray !== undefined) {
+    throw metadataError(`${stray}: only for token_endpoint_auth_method tls_client_auth or self_signed_tls_client_auth`);
+  }
   if (method === "private_key_jwt" && keys !== 1) {
     throw metadataError("private_key_jwt needs exactly one of jwks and jwks_uri");
   }
@@ -75,9 +95,9 @@ function scopesOf(scope: string | undefined): string[] {
 
 /** RFC 7591 §3.2.1 / RFC 7592 §3 client information: the registered metadata of a client. */
 function clientInformation(client: PublicClient, registration: ClientRegistration | null, issuer: string) {
-  const keyClient = client.token_endpoint_auth_method === "private_key_jwt";
+  const keyClient = client.token_endpoint_auth_method !== "client_secret_basic";
   const method: Method = keyClient
-    ? "private_key_jwt"
+    ? client.token_endpoint_auth_method
     : registration?.token_endpoint_auth_method === "client_secret_post"
       ? "client_secret_post"
       : "client_secret_basic";
@@ -89,7 +109,12 @@ function clientInformation(client: PublicClient, registration: ClientRegistratio
     grant_types: ["client_credentials"],
     token_endpoint_auth_method: method,
     dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+    tls_client_certificate_bound_access_tokens: client.tls_client_certificate_bound_access_tokens,
   };
+  for (const field of TLS_SUBJECT_FIELDS) if (client[field] !== null) info[field] = client[field];
+  if (method === "self_signed_tls_client_auth") {
+    info.tls_client_certificate_thumbprints = client.tls_client_certificate_thumbprints;
+  }
   if (!keyClient) info.client_secret_expires_at = client.secrets[0]?.expires_at ?? 0;
   if (client.scopes.length > 0) info.scope = client.scopes.join(" ");
   if (client.jwks !== null) info.jwks = client.jwks;
@@ -101,79 +126,15 @@ function state(c: AdminContext): AdminState {
   return c.get("admin");
 }
 
-const RESPONSES_401 = {
-  401: {
-    description: "No token, or not this client's registration access token",
-    content: { "application/json": { schema: ErrorObject } },
-  },
-  429: {
-    description: "Too many failed token checks from this source",
-    content: { "application/json": { schema: ErrorObject } },
-  },
-  503: { description: "The registry is unavailable", content: { "application/json": { schema: ErrorObject } } },
+const ANSWERS_401: Readonly<Record<number, Answer>> = {
+  401: { description: "No token, or not this client's registration access token", schema: ErrorObject },
+  429: { description: "Too many failed token checks from this source", schema: ErrorObject },
+  503: { description: "The registry is unavailable", schema: ErrorObject },
 };
-const INFO = { "application/json": { schema: RegistrationResponse } };
-const METADATA_ERROR = {
+const METADATA_ERROR: Answer = {
   description: "invalid_client_metadata: metadata keymint cannot honour",
-  content: { "application/json": { schema: ErrorObject } },
+  schema: ErrorObject,
 };
-
-const register = createRoute({
-  method: "post",
-  path: "/oauth2/register",
-  tags: [TAG],
-  summary: "Register a client (RFC 7591)",
-  description:
-    "Authorization: Bearer with an admin token of scope keymint:clients:write (the RFC 7591 section 3 initial access token). Unknown metadata is ignored.",
-  middleware: [guard("register", "write", "required", "registration")],
-  request: { body: { required: true, content: { "application/json": { schema: RegistrationRequest } } } },
-  responses: {
-    201: { description: "Registered: credentials, registration access token and metadata", content: INFO },
-    400: METADATA_ERROR,
-    403: {
-      description: "The token lacks keymint:clients:write",
-      content: { "application/json": { schema: ErrorObject } },
-    },
-    ...RESPONSES_401,
-  },
-});
-
-const read = createRoute({
-  method: "get",
-  path: "/oauth2/register/{id}",
-  tags: [TAG],
-  summary: "Read a registration (RFC 7592 section 2.1)",
-  description: "Authorization: Bearer with the client's registration access token.",
-  middleware: [guard("registration-read", null, "none", "registration")],
-  request: { params: IdParam },
-  responses: { 200: { description: "The client's metadata (no secret)", content: INFO }, ...RESPONSES_401 },
-});
-
-const replace = createRoute({
-  method: "put",
-  path: "/oauth2/register/{id}",
-  tags: [TAG],
-  summary: "Replace a registration's metadata (RFC 7592 section 2.2)",
-  description:
-    "The full metadata including client_id; fields left out take their defaults. The scope can only narrow; client_secret, if sent, must be the current one.",
-  middleware: [guard("registration-update", null, "required", "registration")],
-  request: {
-    params: IdParam,
-    body: { required: true, content: { "application/json": { schema: RegistrationRequest } } },
-  },
-  responses: { 200: { description: "The new metadata", content: INFO }, 400: METADATA_ERROR, ...RESPONSES_401 },
-});
-
-const unregister = createRoute({
-  method: "delete",
-  path: "/oauth2/register/{id}",
-  tags: [TAG],
-  summary: "Delete a registration (RFC 7592 section 2.3)",
-  description: "The client's token requests fail from then on, and so does this URI.",
-  middleware: [guard("registration-delete", null, "none", "registration")],
-  request: { params: IdParam },
-  responses: { 204: { description: "Deleted" }, ...RESPONSES_401 },
-});
 
 /** Stand-in compared against when the client or its registration does not exist (equal work either way). */
 let dummyHash: Uint8Array | undefined;
@@ -223,8 +184,22 @@ function replacementPatch(record: ClientRecord, meta: RegistrationRequestType, m
     name: meta.client_name ?? record.client_id,
     scopes,
     dpop_bound_access_tokens: meta.dpop_bound_access_tokens ?? false,
+    tls_client_certificate_bound_access_tokens: meta.tls_client_certificate_bound_access_tokens ?? false,
   };
-  if (method === "private_key_jwt") {
+  if (isMtlsMethod(method)) {
+    // The full metadata replaces the registration: fields left out are reset.
+    patch.token_endpoint_auth_method = method;
+    for (const field of MTLS_METADATA) patch[field] = (meta[field] as never) ?? null;
+    if (meta.jwks !== undefined) {
+      patch.jwks = meta.jwks;
+      patch.tls_client_certificate_thumbprints = undefined;
+    }
+  } else if (isMtlsMethod(record.token_endpoint_auth_method)) {
+    throw new LifecycleError(
+      `token_endpoint_auth_method: a ${record.token_endpoint_auth_method} client cannot switch to ${method}; register a new client`,
+      "token_endpoint_auth_method",
+    );
+  } else if (method === "private_key_jwt") {
     if (meta.jwks !== undefined) patch.jwks = meta.jwks;
     else patch.jwks_uri = meta.jwks_uri ?? null;
   } else if (record.token_endpoint_auth_method === "private_key_jwt") {
@@ -236,11 +211,27 @@ function replacementPatch(record: ClientRecord, meta: RegistrationRequestType, m
   return patch;
 }
 
-/** Registers the RFC 7591 / RFC 7592 routes on the admin app. */
-export function registrationRoutes(app: OpenAPIHono<AdminEnv>): void {
-  app.openapi(register, async (c) => {
+const register = defineRoute({
+  method: "post",
+  path: "/oauth2/register",
+  tag: "registration",
+  summary: "Register a client (RFC 7591)",
+  description:
+    "Authorization: Bearer with an admin token of scope keymint:clients:write (the RFC 7591 section 3 initial access token). Unknown metadata is ignored.",
+  action: "register",
+  need: "write",
+  body: { schema: RegistrationRequest, required: true },
+  answers: {
+    201: {
+      description: "Registered: credentials, registration access token and metadata",
+      schema: RegistrationResponse,
+    },
+    400: METADATA_ERROR,
+    403: { description: "The token lacks keymint:clients:write", schema: ErrorObject },
+    ...ANSWERS_401,
+  },
+  async handle(c, { body: meta }) {
     const s = state(c);
-    const meta = c.req.valid("json");
     const method = checkMetadata(meta);
     const clientId = generateClientId();
     const input: NewClientInput = {
@@ -248,7 +239,12 @@ export function registrationRoutes(app: OpenAPIHono<AdminEnv>): void {
       name: meta.client_name ?? clientId,
       scopes: scopesOf(meta.scope),
       dpop_bound_access_tokens: meta.dpop_bound_access_tokens ?? false,
+      tls_client_certificate_bound_access_tokens: meta.tls_client_certificate_bound_access_tokens ?? false,
     };
+    if (isMtlsMethod(method)) {
+      input.token_endpoint_auth_method = method;
+      for (const field of MTLS_METADATA) if (meta[field] !== undefined) input[field] = meta[field] as never;
+    }
     if (meta.jwks !== undefined) input.jwks = meta.jwks;
     if (meta.jwks_uri !== undefined) input.jwks_uri = meta.jwks_uri;
     const token = generateSecret();
@@ -259,24 +255,49 @@ export function registrationRoutes(app: OpenAPIHono<AdminEnv>): void {
     const created = (await s.ops.create(input, registration)).value;
     s.audit.target_client_id = clientId;
     const info = clientInformation(created, registration, s.ctx.issuer);
-    const body = { ...info, registration_access_token: token } as Record<string, unknown>;
+    const answer: Record<string, unknown> = { ...info, registration_access_token: token };
     if (created.client_secret !== undefined) {
-      body.client_secret = created.client_secret;
-      body.client_secret_expires_at = created.client_secret_expires_at ?? 0;
+      answer.client_secret = created.client_secret;
+      answer.client_secret_expires_at = created.client_secret_expires_at ?? 0;
     }
-    return json(body, 201) as never;
-  });
+    return json(answer, 201);
+  },
+});
 
-  app.openapi(read, async (c) => {
+const read = defineRoute({
+  method: "get",
+  path: "/oauth2/register/{id}",
+  tag: "registration",
+  summary: "Read a registration (RFC 7592 section 2.1)",
+  description: "Authorization: Bearer with the client's registration access token.",
+  action: "registration-read",
+  need: null,
+  answers: { 200: { description: "The client's metadata (no secret)", schema: RegistrationResponse }, ...ANSWERS_401 },
+  async handle(c) {
     const { record, registration } = await openRegistration(c);
     const { value } = await state(c).ops.show(record.client_id);
-    return json(clientInformation(value, registration, state(c).ctx.issuer), 200) as never;
-  });
+    return json(clientInformation(value, registration, state(c).ctx.issuer), 200);
+  },
+});
 
-  app.openapi(replace, async (c) => {
+const replace = defineRoute({
+  method: "put",
+  path: "/oauth2/register/{id}",
+  tag: "registration",
+  summary: "Replace a registration's metadata (RFC 7592 section 2.2)",
+  description:
+    "The full metadata including client_id; fields left out take their defaults. The scope can only narrow; client_secret, if sent, must be the current one.",
+  action: "registration-update",
+  need: null,
+  body: { schema: RegistrationRequest, required: true },
+  answers: {
+    200: { description: "The new metadata", schema: RegistrationResponse },
+    400: METADATA_ERROR,
+    ...ANSWERS_401,
+  },
+  async handle(c, { body: meta }) {
     const s = state(c);
     const { record } = await openRegistration(c);
-    const meta = c.req.valid("json");
     if (meta.client_id !== record.client_id) {
       throw invalidRequest("client_id must be the client's own client_id (RFC 7592 section 2.2)");
     }
@@ -306,12 +327,25 @@ export function registrationRoutes(app: OpenAPIHono<AdminEnv>): void {
       },
       (next) => clientInformation(toPublic(next), next.registration, s.ctx.issuer),
     );
-    return json(result.value, 200) as never;
-  });
+    return json(result.value, 200);
+  },
+});
 
-  app.openapi(unregister, async (c) => {
+const unregister = defineRoute({
+  method: "delete",
+  path: "/oauth2/register/{id}",
+  tag: "registration",
+  summary: "Delete a registration (RFC 7592 section 2.3)",
+  description: "The client's token requests fail from then on, and so does this URI.",
+  action: "registration-delete",
+  need: null,
+  answers: { 204: { description: "Deleted" }, ...ANSWERS_401 },
+  async handle(c) {
     const { record } = await openRegistration(c);
     await state(c).ops.delete(record.client_id);
-    return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } }) as never;
-  });
-}
+    return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
+  },
+});
+
+/** The RFC 7591 / RFC 7592 routes. */
+export const registrationRoutes: readonly AdminRoute[] = [register, read, replace, unregister];

@@ -12,10 +12,14 @@ import {
   type ClientKeys,
   type ClientSettings,
   LifecycleError,
+  type MtlsRegistration,
+  mtlsRegistrationOf,
   newKeyClientRecord,
+  newMtlsClientRecord,
   revokeTokensBefore,
   rotateSecret,
   setClientKeys,
+  setClientMtls,
   setEnabled,
   setRegistration,
   tokenGrantOf,
@@ -27,10 +31,12 @@ import {
   type ClientRecord,
   type ClientRegistration,
   type Federation,
+  isMtlsMethod,
   isValidClientId,
   type PublicClient,
   parseRecord,
   RecordError,
+  TLS_SUBJECT_FIELDS,
   toPublic,
 } from "./record.ts";
 import { recordForNewClient } from "./register.ts";
@@ -96,11 +102,30 @@ export interface ClientFields {
   grant_types?: string[] | null;
   quota_per_minute?: number | null;
   dpop_bound_access_tokens?: boolean | null;
+  /** Bind tokens to the request's TLS client certificate (RFC 8705 §3.4); any client may ask for it. */
+  tls_client_certificate_bound_access_tokens?: boolean | null;
   enabled?: boolean | null;
+  /**
+   * Static claims (docs/claims.md). In an update an RFC 7396 merge patch of the current claims: a member `null`
+   * removes that claim, an object merges into an object; `claims: null` removes them all.
+   */
+  claims?: Record<string, unknown> | null;
+  /** private_key_jwt keys; for a self_signed_tls_client_auth client, its certificates (keys with `x5c`). */
   jwks?: unknown;
   jwks_uri?: string | null;
   federation?: FederationInput | null;
-  /** Follows the credentials; accepted when it agrees with them. */
+  /** RFC 8705 §2.1.2: a tls_client_auth client's one expected subject (the DN or one SAN). */
+  tls_client_auth_subject_dn?: string | null;
+  tls_client_auth_san_dns?: string | null;
+  tls_client_auth_san_uri?: string | null;
+  tls_client_auth_san_ip?: string | null;
+  tls_client_auth_san_email?: string | null;
+  /** A self_signed_tls_client_auth client's certificates as `x5t#S256` values (or give `jwks` with `x5c`). */
+  tls_client_certificate_thumbprints?: string[] | null;
+  /**
+   * Follows the credentials; accepted when it agrees with them. `tls_client_auth` and
+   * `self_signed_tls_client_auth` choose mutual TLS (RFC 8705 §2), with the fields above.
+   */
   token_endpoint_auth_method?: string | null;
 }
 
@@ -202,7 +227,103 @@ function settingsOf(fields: ClientFields, forCreate: boolean): ClientSettings {
   if (fields.dpop_bound_access_tokens !== undefined) {
     settings.requireDpop = fields.dpop_bound_access_tokens ?? false;
   }
+  if (fields.tls_client_certificate_bound_access_tokens !== undefined) {
+    settings.requireMtlsBinding = fields.tls_client_certificate_bound_access_tokens ?? false;
+  }
+  if (forCreate && fields.claims !== undefined) settings.claims = fields.claims ?? {};
   return settings;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Sets an own member, even one named `__proto__` (the claim rules then refuse such a name, naming it). */
+function setMember(target: Record<string, unknown>, name: string, value: unknown): void {
+  Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** RFC 7396 §2 MergePatch(target, patch). */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return patch;
+  const result: Record<string, unknown> = {};
+  if (isPlainObject(target)) for (const [name, value] of Object.entries(target)) setMember(result, name, value);
+  for (const [name, value] of Object.entries(patch)) {
+    if (value === null) delete result[name];
+    else setMember(result, name, mergePatch(Object.hasOwn(result, name) ? result[name] : undefined, value));
+  }
+  return result;
+}
+
+/**
+ * The RFC 7396 merge patch that turns `from` into `to` (what `clients update --claim …` sends). A `null` inside
+ * `to` cannot be said in a merge patch (it means "remove"): such a change is refused.
+ */
+export function mergePatchFor(from: Readonly<Record<string, unknown>>, to: Readonly<Record<string, unknown>>) {
+  const patch: Record<string, unknown> = {};
+  for (const name of Object.keys(from)) if (!Object.hasOwn(to, name)) setMember(patch, name, null);
+  for (const [name, value] of Object.entries(to)) {
+    const old = Object.hasOwn(from, name) ? from[name] : undefined;
+    if (isPlainObject(old) && isPlainObject(value)) {
+      const inner = mergePatchFor(old, value);
+      if (Object.keys(inner).length > 0) setMember(patch, name, inner);
+    } else if (JSON.stringify(old) !== JSON.stringify(value)) {
+      if (containsNull(value)) {
+        throw new LifecycleError(
+          `claims: ${JSON.stringify(name)} cannot be changed to a value holding null in an update (RFC 7396: null removes)`,
+          "claims",
+        );
+      }
+      setMember(patch, name, value);
+    }
+  }
+  return patch;
+}
+
+function containsNull(value: unknown): boolean {
+  if (value === null) return true;
+  if (Array.isArray(value)) return false; // arrays are replaced whole: a null inside one is fine
+  return isPlainObject(value) && Object.values(value).some(containsNull);
+}
+
+const MTLS_FIELDS = [...TLS_SUBJECT_FIELDS, "tls_client_certificate_thumbprints"] as const;
+
+/** The mTLS registration a new client asks for, or `undefined` for a secret or key client. */
+async function newMtls(fields: ClientFields): Promise<MtlsRegistration | undefined> {
+  const mtls = await mtlsRegistrationOf(fields as Readonly<Record<string, unknown>>);
+  if (mtls === undefined) {
+    const stray = MTLS_FIELDS.find((f) => fields[f] !== undefined && fields[f] !== null);
+    if (stray !== undefined) {
+      throw new LifecycleError(
+        `${stray} is for token_endpoint_auth_method tls_client_auth or self_signed_tls_client_auth (RFC 8705)`,
+        stray,
+      );
+    }
+  }
+  return mtls;
+}
+
+/**
+ * The mTLS registration after a merge patch, or `undefined` when the patch leaves it alone. Fields merge into the
+ * current registration when the method stays; a new method starts from nothing.
+ */
+async function patchedMtls(record: ClientRecord, patch: ClientFields): Promise<MtlsRegistration | undefined> {
+  const method = patch.token_endpoint_auth_method ?? record.token_endpoint_auth_method;
+  const touched = MTLS_FIELDS.some((f) => patch[f] !== undefined);
+  const switching = isMtlsMethod(patch.token_endpoint_auth_method) && method !== record.token_endpoint_auth_method;
+  const certificates = method === "self_signed_tls_client_auth" && patch.jwks !== undefined && patch.jwks !== null;
+  if (!touched && !switching && !certificates) return undefined;
+  if (!isMtlsMethod(method)) return newMtls(patch);
+  const merged: Record<string, unknown> = { token_endpoint_auth_method: method };
+  if (method === record.token_endpoint_auth_method && !certificates) {
+    for (const f of MTLS_FIELDS) merged[f] = record[f];
+  }
+  for (const f of MTLS_FIELDS) if (patch[f] !== undefined) merged[f] = patch[f];
+  if (certificates) {
+    merged.jwks = patch.jwks;
+    merged.tls_client_certificate_thumbprints = undefined;
+  }
+  return mtlsRegistrationOf(merged);
 }
 
 const KEY_FIELDS = ["jwks", "jwks_uri", "federation"] as const;
@@ -315,6 +436,14 @@ export async function prepareNewClient(
   const clientId = input.client_id ?? generateClientId();
   const settings = { ...settingsOf(input, true), name: input.name };
   const enabled = input.enabled ?? true;
+  const mtls = await newMtls(input);
+  if (mtls !== undefined) {
+    if (input.client_secret !== undefined || (input.client_secret_expires_at ?? 0) !== 0) {
+      throw new LifecycleError("a client that authenticates with a TLS certificate has no secret", "client_secret");
+    }
+    const record = newMtlsClientRecord({ clientId, mtls, enabled, settings }, now);
+    return { record, created: toPublic(record) };
+  }
   const keys = newKeys(input);
   if (keys !== undefined) {
     if (input.client_secret !== undefined || (input.client_secret_expires_at ?? 0) !== 0) {
@@ -345,9 +474,14 @@ export async function prepareNewClient(
  */
 export async function patchRecord(record: ClientRecord, patch: ClientFields, now: number): Promise<ClientRecord> {
   const settings = settingsOf(patch, false);
+  if (patch.claims !== undefined) {
+    settings.claims = patch.claims === null ? {} : mergePatch(record.claims, patch.claims);
+  }
   let next = Object.keys(settings).length > 0 ? updateClient(record, settings, now) : record;
   if (patch.enabled !== undefined) next = setEnabled(next, patch.enabled ?? true, now);
-  const keys = patchedKeys(record, patch);
+  const mtls = await patchedMtls(record, patch);
+  const keys = mtls === undefined ? patchedKeys(record, patch) : undefined;
+  if (mtls !== undefined) next = setClientMtls(next, mtls, now);
   if (keys !== undefined) {
     next = setClientKeys(next, keys, now);
     await assertImportableJwks(next.jwks);

@@ -2,6 +2,7 @@
 
 import { type ClientRecord, GRANT_CLIENT_CREDENTIALS } from "../clients/record.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
+import { addStaticClaims, hasClaims } from "./claims.ts";
 import { OAuthError } from "./errors.ts";
 import { grantScopes, parseScope } from "./scope.ts";
 
@@ -19,6 +20,11 @@ export interface ClientCredentialsInput {
   jti: string;
   /** Thumbprint of the client's DPoP key: the token is bound to it (`cnf.jkt`, RFC 9449 §6.1). */
   jkt?: string | undefined;
+  /**
+   * `x5t#S256` of the client's TLS certificate: the token is bound to it (`cnf`, RFC 8705 §3.1). A token has one
+   * binding at most: given both, the certificate wins (the token endpoint never passes both).
+   */
+  x5t?: string | undefined;
 }
 
 export interface ClientCredentialsDecision {
@@ -26,6 +32,8 @@ export interface ClientCredentialsDecision {
   expiresIn: number;
   /** Granted scopes, space-separated; `undefined` when none. */
   scope: string | undefined;
+  /** Reserved claim names in the client's stored static claims, left out of the token (to be logged). */
+  ignoredClaims?: string[];
 }
 
 /** RFC 8707 §2: a resource indicator is an absolute URI without a fragment. */
@@ -69,7 +77,8 @@ function decideAudience(input: ClientCredentialsInput): string | string[] {
 /**
  * Decides the access token for an authenticated client: grant allowed (`unauthorized_client`), scopes a
  * subset of the allowed ones (`invalid_scope`, RFC 6749 §3.3), audience from `resource` (`invalid_target`,
- * RFC 8707), lifetime from the client or the deployment default. Throws `OAuthError`; does no I/O.
+ * RFC 8707), lifetime from the client or the deployment default, and the client's static claims after the standard
+ * ones (reserved names never: src/oauth/claims.ts). Throws `OAuthError`; does no I/O.
  */
 export function decideClientCredentials(input: ClientCredentialsInput): ClientCredentialsDecision {
   const { client, now } = input;
@@ -91,6 +100,11 @@ export function decideClientCredentials(input: ClientCredentialsInput): ClientCr
     client_id: client.client_id,
   };
   if (scope !== undefined) claims.scope = scope;
-  if (input.jkt !== undefined) claims.cnf = { jkt: input.jkt };
+  if (input.x5t !== undefined) claims.cnf = { "x5t#S256": input.x5t };
+  else if (input.jkt !== undefined) claims.cnf = { jkt: input.jkt };
+  if (hasClaims(client.claims)) {
+    const ignored = addStaticClaims(claims, client.claims);
+    if (ignored !== null) return { claims, expiresIn, scope, ignoredClaims: ignored };
+  }
   return { claims, expiresIn, scope };
 }

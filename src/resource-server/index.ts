@@ -13,13 +13,14 @@
  *
  *     app.get("/.well-known/oauth-protected-resource/*", protectedResourceMetadata(options));
  *
- * Local verification checks signature, `typ`, `alg`, `kid`, `exp`, `iss`, `aud` and scopes. It cannot see a
+ * Local verification checks signature, `typ`, `alg`, `kid`, `exp`, `iss`, `aud`, scopes and the token's binding
+ * (a DPoP proof, or the TLS client certificate through Cloudflare mTLS). It cannot see a
  * revocation, a disabled client or `revoke-tokens`; where those must take effect before the token expires,
  * call keymint's introspection endpoint instead (see README "Resource servers").
  */
 
 export type { KeyLookup } from "../jwt/access-token.ts";
-export type { AccessTokenClaims } from "../jwt/claims.ts";
+export type { AccessTokenClaims, TokenClaims } from "../jwt/claims.ts";
 export {
   metadataUrlFor,
   PROTECTED_RESOURCE_WELL_KNOWN,
@@ -28,6 +29,7 @@ export {
 } from "./metadata.ts";
 export {
   bearerChallenge,
+  certificateOf,
   dpopChallenge,
   type FetcherLike,
   hmacKeyLookup,

@@ -1,12 +1,13 @@
 /**
- * Access-token verification for resource servers (RFC 6750, RFC 9068 §4, RFC 9449 §7, RFC 9728): HMAC keys or
- * keymint's JWKS; Bearer tokens, and DPoP-bound tokens presented with the DPoP scheme and a proof; every challenge
+ * Access-token verification for resource servers (RFC 6750, RFC 9068 §4, RFC 9449 §7, RFC 8705 §3, RFC 9728): HMAC
+ * keys or keymint's JWKS; Bearer tokens, DPoP-bound tokens presented with the DPoP scheme and a proof, and
+ * certificate-bound tokens presented over mutual TLS with the certificate they are bound to; every challenge
  * names the resource's RFC 9728 metadata.
  */
 
 import type { Context, Handler, MiddlewareHandler } from "hono";
 import { type KeyLookup, verifyAccessTokenJws } from "../jwt/access-token.ts";
-import type { AccessTokenClaims } from "../jwt/claims.ts";
+import type { AccessTokenClaims, TokenClaims } from "../jwt/claims.ts";
 import { TOKEN_SIGNING_ALGS } from "../jwt/jwk.ts";
 import { importHmacKeysByKid, MIN_KEY_LENGTH, parseKeyList, type VerificationKey } from "../jwt/keys.ts";
 import { bearerChallenge, dpopChallenge } from "../oauth/challenge.ts";
@@ -14,6 +15,7 @@ import { checkDpopProof, DpopReplayCache } from "../oauth/dpop.ts";
 import { accessTokenTimeProblem } from "../oauth/token-state.ts";
 import { RemoteFetchError, remoteUrlProblem } from "../remote/fetch-json.ts";
 import { remoteKeySet } from "../remote/key-set.ts";
+import { certificateProblem, presentedCertificate } from "../x509/presented.ts";
 import { metadataPathsFor, metadataUrlFor, protectedResourceMetadataFor } from "./metadata.ts";
 
 type Env = Record<string, unknown>;
@@ -73,8 +75,11 @@ export interface RequireTokenOptions {
 
 export { bearerChallenge, dpopChallenge };
 
-/** Hono variables set by `requireToken`: the verified claims under `token`. */
-export type TokenVariables = { token: AccessTokenClaims };
+/**
+ * Hono variables set by `requireToken`: the verified claims under `token`, extra claims included
+ * (`c.get("token").tenant` is `unknown`: check its type before use).
+ */
+export type TokenVariables = { token: TokenClaims };
 
 function defaultKeys(env: Env): string[] {
   const keys: string[] = [];
@@ -111,7 +116,7 @@ export function jwksKeyLookup(jwksUrl: string, fetcher?: FetcherLike): KeyLookup
 }
 
 export type VerifyOutcome =
-  | { ok: true; claims: AccessTokenClaims }
+  | { ok: true; claims: TokenClaims }
   | {
       ok: false;
       status: 401 | 403;
@@ -128,6 +133,20 @@ export interface Presentation {
   proof: string | null;
   method: string;
   url: string;
+  /**
+   * The `x5t#S256` of the request's TLS client certificate (RFC 8705 §3), `undefined` without a usable one; asked
+   * only for a certificate-bound token. `certificateOf(request)` reads it from Cloudflare's `request.cf`.
+   */
+  certificate?: () => string | undefined;
+}
+
+/**
+ * The `x5t#S256` of the TLS client certificate a request presented through Cloudflare's mTLS
+ * (`request.cf.tlsClientAuth`), or `undefined` when there is none or it is revoked or outside its validity period.
+ */
+export function certificateOf(request: Request, now = Math.floor(Date.now() / 1000)): string | undefined {
+  const certificate = presentedCertificate(request.cf);
+  return certificate === null || certificateProblem(certificate, now) !== null ? undefined : certificate.thumbprint;
 }
 
 const TIME_PROBLEMS = {
@@ -142,7 +161,9 @@ const proofs = new DpopReplayCache();
 /**
  * Verifies a keymint access token for this resource server; `now` is Unix seconds. A DPoP-bound token
  * (`cnf.jkt`) must come with a `presentation` in the DPoP scheme and a proof of its key for this request (`htm`,
- * `htu`, `ath`, fresh `iat`, unused `jti`); sent as Bearer, or without a presentation, it is refused.
+ * `htu`, `ath`, fresh `iat`, unused `jti`); sent as Bearer, or without a presentation, it is refused. A
+ * certificate-bound token (`cnf.x5t#S256`) must come over mutual TLS with that very certificate (RFC 8705 §3:
+ * otherwise 401 `invalid_token`).
  */
 export async function verifyAccessToken(
   token: string,
@@ -198,11 +219,19 @@ export async function verifyAccessToken(
       if (proof.jkt !== bound) return invalid("The DPoP proof is not made with the key the token is bound to");
     }
   }
+  const certificateBound = claims.cnf?.["x5t#S256"];
+  if (certificateBound !== undefined && presentation?.certificate?.() !== certificateBound) {
+    return invalid("The access token is bound to a TLS client certificate this request did not present (RFC 8705)");
+  }
   return scopeOutcome(claims, expect.scopes ?? [], dpop);
 }
 
-/** RFC 6750 §3.1 `insufficient_scope` when the verified claims lack one of `required`. */
-function scopeOutcome(claims: AccessTokenClaims, required: readonly string[], dpop: boolean): VerifyOutcome {
+/**
+ * RFC 6750 §3.1 `insufficient_scope` when the verified claims lack one of `required`. The claims are passed on as
+ * verified: extra claims (static, hook) reach the handler as unknown values.
+ */
+function scopeOutcome(verified: AccessTokenClaims, required: readonly string[], dpop: boolean): VerifyOutcome {
+  const claims = verified as TokenClaims;
   if (required.length === 0) return { ok: true, claims };
   const granted = new Set((claims.scope ?? "").split(" ").filter(Boolean));
   const missing = required.filter((s) => !granted.has(s));
@@ -338,7 +367,13 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
           audience,
           scopes: staticScopes,
           clockTolerance: options.clockTolerance ?? 30,
-          presentation: { scheme, proof: c.req.header("dpop") ?? null, method: c.req.method, url: c.req.url },
+          presentation: {
+            scheme,
+            proof: c.req.header("dpop") ?? null,
+            method: c.req.method,
+            url: c.req.url,
+            certificate: () => certificateOf(c.req.raw),
+          },
         },
         Math.floor(Date.now() / 1000),
       );

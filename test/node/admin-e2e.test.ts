@@ -105,6 +105,36 @@ describe("clients --api under npm start", () => {
     }
   });
 
+  it("edits claims and makes an mTLS client over the API as --local does (merge patch, RFC 8705 names)", async () => {
+    const created = await api(["create", "--name", "tenant", "--claim", "tenant=acme", "--claim", "tier=free"]);
+    expect(created.code, created.stderr).toBe(0);
+    const { client_id: id } = JSON.parse(created.stdout) as { client_id: string };
+    const updated = await api(["update", id, "--claim", "tier=", "--claim", 'limits={"rps":5}']);
+    expect(updated.code, updated.stderr).toBe(0);
+    const shown = JSON.parse((await clients(project, ["show", id, "--json", "--local"])).stdout) as {
+      claims: unknown;
+    };
+    expect(shown.claims).toEqual({ tenant: "acme", limits: { rps: 5 } });
+    const reserved = await api(["update", id, "--claim", "sub=someone"]);
+    expect(reserved.code).toBe(1);
+    expect(reserved.stderr).toContain("claims");
+
+    const mtls = await api(["create", "--name", "payments", "--tls-subject-dn", "CN=payments,O=Acme,C=US"]);
+    expect(mtls.code, mtls.stderr).toBe(0);
+    const client = JSON.parse(mtls.stdout) as Record<string, unknown>;
+    expect(client).toMatchObject({
+      token_endpoint_auth_method: "tls_client_auth",
+      tls_client_auth_subject_dn: "CN=payments,O=Acme,C=US",
+    });
+    expect(client.client_secret).toBeUndefined();
+    const moved = await api(["update", client.client_id as string, "--tls-san-dns", "payments.acme.example"]);
+    expect(moved.code, moved.stderr).toBe(0);
+    const after = JSON.parse(
+      (await clients(project, ["show", client.client_id as string, "--json", "--local"])).stdout,
+    ) as Record<string, unknown>;
+    expect(after).toMatchObject({ tls_client_auth_subject_dn: null, tls_client_auth_san_dns: "payments.acme.example" });
+  });
+
   it("works for a private_key_jwt admin with KEYMINT_CLIENT_KEY (the private JWK, or a file holding it)", async () => {
     const generated = await run("npm", ["run", "-s", "keys", "--", "generate", "--alg", "ES256"], { cwd: project });
     const privateJwk = generated.stdout.trim();

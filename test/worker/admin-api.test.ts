@@ -44,6 +44,14 @@ const CLIENT_FIELDS = [
   "jwks",
   "jwks_uri",
   "federation",
+  "tls_client_auth_subject_dn",
+  "tls_client_auth_san_dns",
+  "tls_client_auth_san_uri",
+  "tls_client_auth_san_ip",
+  "tls_client_auth_san_email",
+  "tls_client_certificate_thumbprints",
+  "tls_client_certificate_bound_access_tokens",
+  "claims",
   "secrets",
   "created_at",
   "updated_at",
@@ -393,6 +401,25 @@ describe("/admin/clients calls", () => {
     expect(big.status).toBe(413);
   });
 
+  it("refuses a body that is not valid UTF-8 (RFC 8259 §8.1) with 400 instead of reading U+FFFD into a field", async () => {
+    const token = await adminToken();
+    const before = (await env.CLIENTS.list({ prefix: "client:" })).keys.length;
+    const bytes = new Uint8Array([
+      ...new TextEncoder().encode('{"name":"caf'),
+      0xe9,
+      ...new TextEncoder().encode('"}'),
+    ]);
+    const res = await call(ADMIN, {
+      method: "POST",
+      token,
+      raw: bytes,
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(res.status).toBe(400);
+    expect(res.json).toEqual({ error: "invalid_request", error_description: "The request body is not valid UTF-8" });
+    expect((await env.CLIENTS.list({ prefix: "client:" })).keys.length).toBe(before);
+  });
+
   it("updates as a JSON merge patch: left-out fields stay, null resets, 404 for an unknown id", async () => {
     const token = await adminToken();
     const c = await createClient(token, { name: "svc", scopes: ["read"], ttl: 900, quota_per_minute: 100 });
@@ -566,6 +593,26 @@ describe("/admin/clients calls", () => {
     const bad = await call(`${ADMIN}?limit=0`, { token });
     expect(bad.status).toBe(400);
     expect(bad.json.error_description).toContain("limit");
+  });
+
+  it("lists 1 000 clients with one KV list page and ten bulk reads of 100 (linear in clients, no read per client)", async () => {
+    const token = await adminToken();
+    const record = (await seedClient()).record;
+    const prefix = `k1000-${crypto.randomUUID().slice(0, 6)}-`;
+    await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => {
+        const id = `${prefix}${String(i).padStart(4, "0")}`;
+        return env.CLIENTS.put(clientKey(id), JSON.stringify({ ...record, client_id: id }));
+      }),
+    );
+    const list = vi.spyOn(env.CLIENTS, "list");
+    const get = vi.spyOn(env.CLIENTS, "get");
+    const res = await call(`${ADMIN}?limit=1000`, { token });
+    expect(res.status, res.text).toBe(200);
+    expect((res.json.clients as unknown[]).length).toBe(1000);
+    expect(list).toHaveBeenCalledTimes(1);
+    const bulk = get.mock.calls.filter(([keys]) => Array.isArray(keys));
+    expect(bulk.map(([keys]) => (keys as string[]).length)).toEqual(Array(10).fill(100));
   });
 
   it("answers 405 with Allow for a wrong method and 404 JSON for an unknown admin path", async () => {

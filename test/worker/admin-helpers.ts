@@ -28,8 +28,8 @@ export interface Call {
   method?: string;
   token?: string | null;
   body?: unknown;
-  /** Raw body text (sent as is). */
-  raw?: string;
+  /** Raw body (sent as is). */
+  raw?: string | Uint8Array;
   headers?: Record<string, string>;
   ip?: string;
 }
@@ -39,7 +39,7 @@ export async function call(url: string, options: Call = {}) {
   const headers = new Headers(options.headers);
   headers.set("CF-Connecting-IP", options.ip ?? randomIp());
   if (options.token !== undefined && options.token !== null) headers.set("Authorization", `Bearer ${options.token}`);
-  let body: string | undefined;
+  let body: string | Uint8Array | undefined;
   if (options.raw !== undefined) body = options.raw;
   else if (options.body !== undefined) {
     body = JSON.stringify(options.body);

@@ -9,12 +9,14 @@ import { describe, expect, it } from "vitest";
 import { ADMIN, adminToken, call, READ, REGISTER } from "./admin-helpers.ts";
 import { ORIGIN } from "./helpers.ts";
 
+type Operation = {
+  responses: Record<string, { content?: Record<string, { schema: object }> }>;
+  requestBody?: { content: Record<string, { schema: object }> };
+  parameters?: { name: string; in: string }[];
+};
 type Document = {
   openapi: string;
-  paths: Record<
-    string,
-    Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>
-  >;
+  paths: Record<string, Record<string, Operation>>;
   components: Record<string, unknown>;
   servers: { url: string }[];
 };
@@ -39,6 +41,13 @@ function check(doc: Document, path: string, method: string, res: { status: numbe
   }
   const result = new Validator({ ...schema, components: doc.components } as never, "2020-12", false).validate(res.json);
   expect(result.errors, `${method} ${path} ${res.status}: ${JSON.stringify(res.json)}`).toEqual([]);
+}
+
+/** Whether a request body fits the schema the document gives for it. */
+function bodyFits(doc: Document, path: string, method: string, body: unknown): boolean {
+  const schema = doc.paths[path]?.[method]?.requestBody?.content["application/json"]?.schema;
+  expect(schema, `${method} ${path} documents its body`).toBeDefined();
+  return new Validator({ ...schema, components: doc.components } as never, "2020-12", false).validate(body).valid;
 }
 
 describe("GET /admin/openapi.json", () => {
@@ -149,5 +158,28 @@ describe("GET /admin/openapi.json", () => {
       await call(uri, { method: "PUT", token: regToken, body: { client_id: reg.json.client_id, client_name: "d" } }),
     );
     check(doc, regPath, "delete", await call(uri, { method: "DELETE", token: regToken }));
+  });
+
+  it("documents the request bodies the routes take: what they accept fits, what they refuse for its shape does not", async () => {
+    const doc = await documentOf();
+    const token = await adminToken();
+    const cases: [string, string, Record<string, unknown>, boolean][] = [
+      ["/admin/clients", "post", { name: "fits", scopes: ["read"], ttl: 600, audiences: null }, true],
+      ["/admin/clients", "post", { name: "x", colour: "blue" }, false],
+      ["/admin/clients", "post", { scopes: ["read"] }, false],
+      ["/admin/clients", "post", { name: "x", ttl: 90.5 }, false],
+      ["/oauth2/register", "post", { client_name: "fits", scope: "read", logo_uri: "https://x.example/l.png" }, true],
+      ["/oauth2/register", "post", { client_name: 7 }, false],
+    ];
+    for (const [path, method, body, fits] of cases) {
+      const url = path === "/admin/clients" ? ADMIN : `${ORIGIN}${path}`;
+      const res = await call(url, { method: method.toUpperCase(), token, body });
+      expect(res.status < 300, `${path} ${JSON.stringify(body)}: ${res.text}`).toBe(fits);
+      expect(bodyFits(doc, path, method, body), `${path} ${JSON.stringify(body)}`).toBe(fits);
+    }
+    const list = doc.paths["/admin/clients"]?.get?.parameters?.map((p) => `${p.in} ${p.name}`);
+    expect(list).toEqual(["query cursor", "query limit"]);
+    const patch = doc.paths["/admin/clients/{id}"]?.patch?.parameters?.map((p) => `${p.in} ${p.name}`);
+    expect(patch).toEqual(["path id", "header If-Match"]);
   });
 });

@@ -57,6 +57,7 @@ describe("RFC 7591 registration at /oauth2/register", () => {
       grant_types: ["client_credentials"],
       token_endpoint_auth_method: "client_secret_basic",
       dpop_bound_access_tokens: false,
+      tls_client_certificate_bound_access_tokens: false,
     });
     expect(body.client_id_issued_at).toBeGreaterThanOrEqual(before);
     const issued = await requestToken({ clientId: body.client_id as string, secret: body.client_secret as string });
