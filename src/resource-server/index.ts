@@ -7,7 +7,8 @@
  *     app.get("/reports", requireToken({ issuer: "https://auth.example.com", audience: "https://api.example.com",
  *       jwksUrl: "https://auth.example.com/.well-known/jwks.json", scopes: ["read"] }), handler);
  *
- * Local verification checks signature, `typ`, `alg`, `kid`, `exp`, `iss`, `aud` and scopes. It cannot see a
+ * Local verification checks signature, `typ`, `alg`, `kid`, `exp`, `iss`, `aud` and scopes (and DPoP proofs; with
+ * `replayGuard`, their single use through keymint's own Durable Object). It cannot see a
  * revocation, a disabled client or `revoke-tokens`; where those must take effect before the token expires,
  * call keymint's introspection endpoint instead (see README "Resource servers").
  */
@@ -22,6 +23,7 @@ export {
   jwksKeyLookup,
   type Presentation,
   type RequireTokenOptions,
+  replayGuardCheck,
   requireToken,
   type TokenVariables,
   verifyAccessToken,
