@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { OPTIONAL_SECRETS, VAR_DEFAULTS } from "./src/settings.ts";
+import { replayTestWorkers } from "./test/replay-workers.ts";
 
 /** Test signing key; never used outside tests. */
 export const TEST_SIGNING_KEY = "test-signing-key-0123456789abcdefghijklmnop";
@@ -13,6 +14,13 @@ const DEFAULT_SETTINGS: Record<string, string> = {
   ...VAR_DEFAULTS,
   ...Object.fromEntries(OPTIONAL_SECRETS.map((name) => [name, ""])),
 };
+
+/** Two more keymint instances sharing one replay guard, and failing guards (test/replay-workers.ts). */
+const REPLAY_WORKERS = replayTestWorkers({
+  ...DEFAULT_SETTINGS,
+  TOKEN_SIGNING_KEY: TEST_SIGNING_KEY,
+  CLIENT_CACHE_TTL: "0",
+});
 
 export default defineConfig({
   test: {
@@ -34,6 +42,7 @@ export default defineConfig({
                 ...(process.env.FUZZ_RUNS ? { FUZZ_RUNS: process.env.FUZZ_RUNS } : {}),
                 ...(process.env.FUZZ_SEED ? { FUZZ_SEED: process.env.FUZZ_SEED } : {}),
               },
+              ...REPLAY_WORKERS,
             },
           }),
         ],

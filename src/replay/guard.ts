@@ -53,12 +53,12 @@ export class ReplayGuard extends DurableObject<unknown> {
    * its first use. `false`: it was claimed before and has not expired (a replay). The check and the write are
    * one SQL statement with no await before it, so concurrent claims of one id cannot both win.
    */
-  async claim(id: string, until: number): Promise<boolean> {
+  claim(id: string, until: number): boolean | Promise<boolean> {
     const now = nowSeconds();
     if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH) throw new RangeError("invalid id");
     if (!Number.isSafeInteger(until) || until > now + MAX_LIFETIME) throw new RangeError("invalid expiry");
     const claimed = this.#sql.exec(CLAIM, id, until, CLOCK_MARGIN, now).toArray().length === 1;
-    if (claimed && this.#alarm === null) await this.#schedule(until + CLOCK_MARGIN + 1, now);
+    if (claimed && this.#alarm === null) return this.#schedule(until + CLOCK_MARGIN + 1, now).then(() => true);
     return claimed;
   }
 
