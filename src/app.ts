@@ -3,6 +3,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono/tiny";
 import type { KeymintEnv } from "./env.ts";
+import { authorizationEndpoint } from "./http/authorize.ts";
 import { errorResponse, methodNotAllowed, toOAuthError } from "./http/errors.ts";
 import { introspectionEndpoint } from "./http/introspect.ts";
 import { jwksEndpoint } from "./http/jwks.ts";
@@ -28,6 +29,9 @@ app.post("/oauth2/introspect", (c) => introspectionEndpoint(c.req.raw, c.env, ex
 app.post("/oauth2/revoke", (c) => revocationEndpoint(c.req.raw, c.env, executionOf(c)));
 app.get("/.well-known/oauth-authorization-server", (c) => metadataEndpoint(c.req.raw, c.env));
 app.get("/.well-known/jwks.json", (c) => jwksEndpoint(c.req.raw, c.env));
+// Always 400 unsupported_response_type. Other methods get the same answer from notFound: an ALL or POST route
+// would cost the token endpoint one more pattern test per request (hono/tiny tries every route of the method).
+app.get("/oauth2/authorize", authorizationEndpoint);
 
 /** Methods each known path accepts, for the 405 `Allow` header. */
 const ALLOWED: Readonly<Record<string, string>> = {
@@ -39,6 +43,7 @@ const ALLOWED: Readonly<Record<string, string>> = {
 };
 
 app.notFound((c) => {
+  if (c.req.path === "/oauth2/authorize") return authorizationEndpoint();
   const allow = ALLOWED[c.req.path];
   if (allow !== undefined) return errorResponse(methodNotAllowed(allow));
   return errorResponse(new OAuthError("invalid_request", "No such endpoint", { status: 404 }));

@@ -1,4 +1,4 @@
-/** OAuth 2.0 error type (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 8707 §2, RFC 8628 §3.5, RFC 9449 §5, §8). */
+/** OAuth 2.0 error type (RFC 6749 §5.2, §4.1.2.1, RFC 7009 §2.2.1, RFC 8707 §2, RFC 8628 §3.5, RFC 9449 §5, §8). */
 
 /** Error codes keymint puts on the wire; every one is registered with IANA. */
 export type OAuthErrorCode =
@@ -7,6 +7,7 @@ export type OAuthErrorCode =
   | "invalid_grant"
   | "unauthorized_client"
   | "unsupported_grant_type"
+  | "unsupported_response_type"
   | "invalid_scope"
   | "invalid_target"
   | "unsupported_token_type"
@@ -22,6 +23,7 @@ const DEFAULT_STATUS: Record<OAuthErrorCode, number> = {
   invalid_grant: 400,
   unauthorized_client: 400,
   unsupported_grant_type: 400,
+  unsupported_response_type: 400,
   invalid_scope: 400,
   invalid_target: 400,
   unsupported_token_type: 400,

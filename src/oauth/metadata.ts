@@ -9,6 +9,7 @@ const AUTH_SIGNING_ALGS: string[] = [...CLIENT_KEY_ALGS, "Ed25519"];
 
 export interface AuthorizationServerMetadata {
   issuer: string;
+  authorization_endpoint: string;
   token_endpoint: string;
   introspection_endpoint: string;
   revocation_endpoint: string;
@@ -29,12 +30,15 @@ export interface AuthorizationServerMetadata {
 export function metadataFor(issuer: string, scopesSupported: string[] | null): AuthorizationServerMetadata {
   const metadata: AuthorizationServerMetadata = {
     issuer,
+    // Supports no response type (every request is refused): here because RFC 8414 clients such as the MCP SDK
+    // require the member.
+    authorization_endpoint: `${issuer}/oauth2/authorize`,
     token_endpoint: `${issuer}/oauth2/token`,
     introspection_endpoint: `${issuer}/oauth2/introspect`,
     revocation_endpoint: `${issuer}/oauth2/revoke`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     grant_types_supported: ["client_credentials"],
-    // No authorization endpoint: RFC 8414 requires the member, and no response type is supported.
+    // RFC 8414 requires the member; no response type is supported.
     response_types_supported: [],
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: AUTH_SIGNING_ALGS,

@@ -1,9 +1,10 @@
 /**
- * Access-token verification for resource servers (RFC 6750, RFC 9068 §4, RFC 9449 §7): HMAC keys or keymint's
- * JWKS; Bearer tokens, and DPoP-bound tokens presented with the DPoP scheme and a proof.
+ * Access-token verification for resource servers (RFC 6750, RFC 9068 §4, RFC 9449 §7, RFC 9728): HMAC keys or
+ * keymint's JWKS; Bearer tokens, and DPoP-bound tokens presented with the DPoP scheme and a proof; every challenge
+ * names the resource's RFC 9728 metadata.
  */
 
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, Handler, MiddlewareHandler } from "hono";
 import { type KeyLookup, verifyAccessTokenJws } from "../jwt/access-token.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
 import { TOKEN_SIGNING_ALGS } from "../jwt/jwk.ts";
@@ -19,6 +20,7 @@ import {
   type ReplayGuardNamespace,
   ReplayGuardUnavailableError,
 } from "../replay/claim.ts";
+import { metadataPathsFor, metadataUrlFor, protectedResourceMetadataFor } from "./metadata.ts";
 
 type Env = Record<string, unknown>;
 type FromEnv<T> = T | ((env: Env) => T);
@@ -28,17 +30,34 @@ export interface FetcherLike {
   fetch(request: Request): Promise<Response>;
 }
 
+/** Scopes a request needs, decided from the request itself (e.g. per MCP tool); called after the token verified. */
+export type ScopesFor = (c: Context) => readonly string[] | Promise<readonly string[]>;
+
 export interface RequireTokenOptions {
-  /** Expected `iss`: keymint's issuer (its ISSUER var or public origin). */
+  /** Expected `iss`: keymint's issuer (its ISSUER var or public origin). Published as `authorization_servers`. */
   issuer: FromEnv<string>;
-  /** This API's identifier; the token's `aud` must contain it. */
+  /**
+   * This API's identifier; the token's `aud` must contain it. It is also the RFC 9728 `resource` the metadata
+   * advertises (so a token minted for another resource is refused, RFC 9728 §7.4): for an MCP server, its URL
+   * (`https://mcp.example.com/mcp`). Configure it: never derive it from the request's Host.
+   */
   audience: FromEnv<string>;
-  /** Scopes the token must all carry. */
-  scopes?: readonly string[];
+  /** Scopes the token must all carry; or a function choosing them per request (run once the token verified). */
+  scopes?: readonly string[] | ScopesFor;
+  /** RFC 9728 `scopes_supported`. Default: `scopes` when it is a list; omitted otherwise. */
+  scopesSupported?: readonly string[];
+  /** RFC 9728 `resource_name`: a human-readable name of this API. */
+  resourceName?: string;
+  /**
+   * The `resource_metadata` URL named in every challenge (RFC 9728 §5.1). Default: the RFC 9728 §3.1 URL of
+   * `audience` when it is an http(s) URL (serve it with `protectedResourceMetadata`); `false`: no such parameter.
+   */
+  resourceMetadataUrl?: FromEnv<string | false>;
   /**
    * Key-pair mode: keymint's `jwks_uri` (`https://auth.example.com/.well-known/jwks.json`). The JWK Set is fetched
    * and cached per isolate (honouring `Cache-Control`, refetched on an unknown `kid` at most once a minute), so
-   * the API holds no secret at all. When set, `keys` is not used.
+   * the API holds no secret at all. When set, `keys` is used only if given explicitly: then HS256 tokens are
+   * verified with those keys and key-pair tokens with the JWKS (keymint's default HS256 set-up and key pairs alike).
    */
   jwksUrl?: FromEnv<string>;
   /** How to fetch the JWKS in key-pair mode; default the global `fetch`. E.g. `(env) => env.KEYMINT` (service binding). */
@@ -73,6 +92,14 @@ function defaultKeys(env: Env): string[] {
   if (typeof env.TOKEN_SIGNING_KEY === "string") keys.push(env.TOKEN_SIGNING_KEY);
   if (typeof env.TOKEN_VERIFICATION_KEYS === "string") keys.push(...parseKeyList(env.TOKEN_VERIFICATION_KEYS));
   return keys;
+}
+
+/**
+ * The HMAC keys in a Worker's env, as keymint reads them (`TOKEN_SIGNING_KEY`, `TOKEN_VERIFICATION_KEYS` one per
+ * line), leaving out unset and empty ones: for `keys` next to `jwksUrl`, where having none is fine.
+ */
+export function hmacKeysFromEnv(env: Env): string[] {
+  return defaultKeys(env).filter((key) => key !== "");
 }
 
 // Kept as a value, not a promise: workerd forbids awaiting one request's promise from another request.
@@ -202,41 +229,53 @@ export async function verifyAccessToken(
       if (proof.jkt !== bound) return invalid("The DPoP proof is not made with the key the token is bound to");
     }
   }
+  return scopeOutcome(claims, expect.scopes ?? [], dpop);
+}
+
+/** RFC 6750 §3.1 `insufficient_scope` when the verified claims lack one of `required`. */
+function scopeOutcome(claims: AccessTokenClaims, required: readonly string[], dpop: boolean): VerifyOutcome {
+  if (required.length === 0) return { ok: true, claims };
   const granted = new Set((claims.scope ?? "").split(" ").filter(Boolean));
-  const missing = (expect.scopes ?? []).filter((s) => !granted.has(s));
-  if (missing.length > 0) {
-    return {
-      ok: false,
-      status: 403,
-      error: "insufficient_scope",
-      description: `The access token lacks scope ${missing.join(" ")}`,
-      dpop,
-    };
-  }
-  return { ok: true, claims };
+  const missing = required.filter((s) => !granted.has(s));
+  if (missing.length === 0) return { ok: true, claims };
+  return {
+    ok: false,
+    status: 403,
+    error: "insufficient_scope",
+    description: `The access token lacks scope ${missing.join(" ")}`,
+    dpop,
+  };
 }
 
 /** RFC 9449 §7.1 `WWW-Authenticate: DPoP` challenge, with the accepted proof algorithms. */
-export function dpopChallenge(error?: string, description?: string, scope?: readonly string[]): string {
+export function dpopChallenge(
+  error?: string,
+  description?: string,
+  scope?: readonly string[],
+  resourceMetadata?: string,
+): string {
   const params: string[] = [];
   if (error !== undefined) params.push(`error="${error}"`);
   if (description !== undefined) params.push(`error_description="${description.replace(/["\\]/g, "")}"`);
   if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(" ")}"`);
   params.push(`algs="${DPOP_ALG_NAMES.join(" ")}"`);
+  if (resourceMetadata !== undefined) params.push(`resource_metadata="${resourceMetadata}"`);
   return `DPoP ${params.join(", ")}`;
 }
 
-/** RFC 6750 §3 `WWW-Authenticate: Bearer` value. */
+/** RFC 6750 §3 `WWW-Authenticate: Bearer` value; `resourceMetadata` is RFC 9728 §5.1's parameter. */
 export function bearerChallenge(
   realm: string,
   error?: string,
   description?: string,
   scope?: readonly string[],
+  resourceMetadata?: string,
 ): string {
   const params = [`realm="${realm}"`];
   if (error !== undefined) params.push(`error="${error}"`);
   if (description !== undefined) params.push(`error_description="${description.replace(/["\\]/g, "")}"`);
   if (scope !== undefined && scope.length > 0) params.push(`scope="${scope.join(" ")}"`);
+  if (resourceMetadata !== undefined) params.push(`resource_metadata="${resourceMetadata}"`);
   return `Bearer ${params.join(", ")}`;
 }
 
@@ -244,9 +283,43 @@ function resolve<T>(value: FromEnv<T>, env: Env): T {
   return typeof value === "function" ? (value as (env: Env) => T)(env) : value;
 }
 
+/** What a protected resource answers that does not depend on the request: computed once per configuration. */
+interface Resource {
+  audience: string;
+  /** RFC 9728 §5.1 `resource_metadata`, or undefined when there is none. */
+  metadataUrl: string | undefined;
+  /** The 401 challenge for a request without a token (Bearer and DPoP, or DPoP only). */
+  missing: string;
+}
+
+function resourceFor(audience: string, metadataUrl: string | false | undefined, dpopOnly: boolean): Resource {
+  const url = metadataUrl === false ? undefined : (metadataUrl ?? metadataUrlFor(audience) ?? undefined);
+  const dpop = dpopChallenge(undefined, undefined, undefined, url);
+  return {
+    audience,
+    metadataUrl: url,
+    missing: dpopOnly ? dpop : `${bearerChallenge(audience, undefined, undefined, undefined, url)}, ${dpop}`,
+  };
+}
+
+/** Keeps the last configuration's `Resource`: env-derived options give the same strings on every request. */
+function resourceMemo(options: RequireTokenOptions): (env: Env) => Resource {
+  const dpopOnly = options.dpop === "required";
+  let last: { audience: string; metadataUrl: string | false | undefined; resource: Resource } | undefined;
+  return (env) => {
+    const audience = resolve(options.audience, env);
+    const metadataUrl =
+      options.resourceMetadataUrl === undefined ? undefined : resolve(options.resourceMetadataUrl, env);
+    if (last?.audience !== audience || last.metadataUrl !== metadataUrl) {
+      last = { audience, metadataUrl, resource: resourceFor(audience, metadataUrl, dpopOnly) };
+    }
+    return last.resource;
+  };
+}
+
 function deny(
   c: Context,
-  status: 401 | 403 | 500 | 503,
+  status: 401 | 403 | 404 | 500 | 503,
   challenge: string | null,
   body: Record<string, string>,
 ): Response {
@@ -264,13 +337,24 @@ function misconfigured(c: Context, fix: string): Response {
   return deny(c, 500, null, { error: "server_error", error_description: "Token verification is not configured" });
 }
 
+/** HS256 tokens through the shared keys, every other algorithm through the JWKS. */
+function eitherLookup(hmac: KeyLookup, remote: KeyLookup): KeyLookup {
+  return (kid, alg) => {
+    if (alg === "HS256") return typeof hmac === "function" ? hmac(kid, alg) : hmac.get(kid);
+    return typeof remote === "function" ? remote(kid, alg) : remote.get(kid);
+  };
+}
+
 /**
  * Hono middleware accepting only requests with a valid keymint access token (`Authorization: Bearer`):
  * 401 `invalid_token` for a missing, forged, expired or foreign token; 403 `insufficient_scope` when a
  * required scope is missing; 503 when keymint's JWKS cannot be fetched and no copy is cached. On success the
- * claims are available as `c.get("token")`.
+ * claims are available as `c.get("token")`. Every 401 and 403 challenge carries `resource_metadata` (RFC 9728).
  */
 export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ Variables: TokenVariables }> {
+  const resourceOf = resourceMemo(options);
+  const dynamicScopes = typeof options.scopes === "function" ? options.scopes : undefined;
+  const staticScopes = typeof options.scopes === "function" ? [] : (options.scopes ?? []);
   return async function requireKeymintToken(c, next) {
     const env = (c.env ?? {}) as Env;
     const audience = resolve(options.audience, env);
@@ -280,6 +364,11 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
       const problem = typeof jwksUrl === "string" ? remoteUrlProblem(jwksUrl) : "it is missing";
       if (problem !== null) return misconfigured(c, `set jwksUrl to keymint's jwks_uri: ${problem}`);
       keys = jwksKeyLookup(jwksUrl, options.fetcher?.(env));
+      const secrets = options.keys?.(env) ?? [];
+      if (secrets.some((k) => k.length < MIN_KEY_LENGTH)) {
+        return misconfigured(c, `every HMAC key needs at least ${MIN_KEY_LENGTH} characters, like keymint's own`);
+      }
+      if (secrets.length > 0) keys = eitherLookup(await hmacKeyLookup(secrets), keys);
     } else {
       const secrets = (options.keys ?? defaultKeys)(env);
       if (secrets.length === 0 || secrets.some((k) => k.length < MIN_KEY_LENGTH)) {
@@ -305,8 +394,7 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
     const match = /^(Bearer|DPoP)\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(c.req.header("authorization") ?? "");
     const scheme = match?.[1]?.toLowerCase() === "dpop" ? "DPoP" : "Bearer";
     if (match === null || (dpopOnly && scheme === "Bearer")) {
-      const challenges = dpopOnly ? dpopChallenge() : `${bearerChallenge(audience)}, ${dpopChallenge()}`;
-      return deny(c, 401, challenges, {
+      return deny(c, 401, resourceOf(env).missing, {
         error: "invalid_request",
         error_description: dpopOnly
           ? "A DPoP-bound access token and a DPoP proof are required"
@@ -314,6 +402,7 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
       });
     }
     let outcome: VerifyOutcome;
+    let scopes = staticScopes;
     try {
       outcome = await verifyAccessToken(
         match[2] as string,
@@ -321,7 +410,7 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
           keys,
           issuer: resolve(options.issuer, env),
           audience,
-          scopes: options.scopes ?? [],
+          scopes: staticScopes,
           clockTolerance: options.clockTolerance ?? 30,
           presentation: { scheme, proof: c.req.header("dpop") ?? null, method: c.req.method, url: c.req.url },
           replay,
@@ -357,16 +446,61 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
         error_description: "The token signing keys cannot be fetched, retry later",
       });
     }
+    if (outcome.ok && dynamicScopes !== undefined) {
+      scopes = await dynamicScopes(c);
+      outcome = scopeOutcome(outcome.claims, scopes, scheme === "DPoP");
+    }
     if (!outcome.ok) {
-      const scope = outcome.error === "insufficient_scope" ? options.scopes : undefined;
+      const { metadataUrl } = resourceOf(env);
+      const scope = outcome.error === "insufficient_scope" ? scopes : undefined;
       // A DPoP failure, or a DPoP-bound token sent as Bearer, is answered with the DPoP challenge (RFC 9449 §7.1).
       const challenge = outcome.dpop
-        ? dpopChallenge(outcome.error, outcome.description, scope)
-        : bearerChallenge(audience, outcome.error, outcome.description, scope);
+        ? dpopChallenge(outcome.error, outcome.description, scope, metadataUrl)
+        : bearerChallenge(audience, outcome.error, outcome.description, scope, metadataUrl);
       return deny(c, outcome.status, challenge, { error: outcome.error, error_description: outcome.description });
     }
     c.set("token", outcome.claims);
     await next();
     return undefined;
+  };
+}
+
+/**
+ * Hono handler serving the RFC 9728 metadata of the resource `requireToken(options)` protects (same options):
+ * mount it at `/.well-known/oauth-protected-resource` and at the §3.1 path-suffixed form
+ * (`app.get("/.well-known/oauth-protected-resource/*", …)`). It answers the resource's own metadata paths and 404
+ * for any other. The document is built once per configuration; public, cacheable, CORS `*`.
+ */
+export function protectedResourceMetadata(options: RequireTokenOptions): Handler {
+  let last: { key: string; paths: string[]; body: string } | undefined;
+  return function protectedResourceMetadataEndpoint(c) {
+    const env = (c.env ?? {}) as Env;
+    const resource = resolve(options.audience, env);
+    const issuer = resolve(options.issuer, env);
+    const key = `${resource}\n${issuer}`;
+    if (last?.key !== key) {
+      const scopesSupported =
+        options.scopesSupported ?? (typeof options.scopes === "function" ? undefined : options.scopes);
+      const metadata = protectedResourceMetadataFor({
+        resource,
+        issuer,
+        scopesSupported,
+        dpopRequired: options.dpop === "required",
+        resourceName: options.resourceName,
+      });
+      last = { key, paths: metadataPathsFor(resource), body: JSON.stringify(metadata) };
+    }
+    if (last.paths.length === 0) {
+      return misconfigured(c, "set audience to this API's URL (its RFC 9728 resource identifier) to publish metadata");
+    }
+    if (!last.paths.includes(c.req.path)) {
+      return deny(c, 404, null, { error: "invalid_request", error_description: "No such metadata document" });
+    }
+    const headers = {
+      "Content-Type": "application/json; charset=utf-8",
+      "Cache-Control": "public, max-age=300",
+      "Access-Control-Allow-Origin": "*",
+    };
+    return c.req.method === "HEAD" ? c.body(null, 200, headers) : c.body(last.body, 200, headers);
   };
 }

@@ -58,7 +58,15 @@ export function clients(cwd: string, args: string[], options: { input?: string; 
 /** A scratch copy of the project (sources symlinked) so tests never touch the developer's .dev.vars or state. */
 export async function scratchProject(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "keymint-test-"));
-  for (const entry of ["src", "cli", "scripts", "node_modules", "tsconfig.json", "worker-configuration.d.ts"]) {
+  for (const entry of [
+    "src",
+    "cli",
+    "scripts",
+    "examples",
+    "node_modules",
+    "tsconfig.json",
+    "worker-configuration.d.ts",
+  ]) {
     await symlink(join(ROOT, entry), join(dir, entry));
   }
   for (const file of ["wrangler.toml", "package.json", ".dev.vars.example"]) {

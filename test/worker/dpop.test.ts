@@ -380,7 +380,7 @@ describe("the resource-server kit with DPoP (RFC 9449 §7) through the example A
     const res = await call({ Authorization: `Bearer ${token}` });
     expect(res.status).toBe(401);
     expect(res.challenge).toMatch(
-      /^DPoP error="invalid_token", error_description="[^"]*DPoP-bound[^"]*", algs="ES256 EdDSA RS256 PS256 Ed25519"$/,
+      /^DPoP error="invalid_token", error_description="[^"]*DPoP-bound[^"]*", algs="ES256 EdDSA RS256 PS256 Ed25519", resource_metadata="https:\/\/api\.example\.com\/\.well-known\/oauth-protected-resource"$/,
     );
   });
 
@@ -436,7 +436,9 @@ describe("the resource-server kit with DPoP (RFC 9449 §7) through the example A
         const res = await call(await headers());
         expect(res.status).toBe(401);
         expect(res.body.error).toBe(error);
-        expect(res.challenge).toMatch(new RegExp(`^DPoP error="${error}".*algs="ES256 EdDSA RS256 PS256 Ed25519"$`));
+        expect(res.challenge).toMatch(
+          new RegExp(`^DPoP error="${error}".*algs="ES256 EdDSA RS256 PS256 Ed25519", resource_metadata="[^"]+"$`),
+        );
       });
     }
     it("a proof replayed in the last second of its window", async () => {
@@ -526,6 +528,8 @@ describe("the resource-server kit with DPoP (RFC 9449 §7) through the example A
     const plain = ((await (await tokenRequest(client)).json()) as { access_token: string }).access_token;
     const res = await call({ Authorization: `Bearer ${plain}` }, "/payments", "POST");
     expect(res.status).toBe(401);
-    expect(res.challenge).toBe('DPoP algs="ES256 EdDSA RS256 PS256 Ed25519"');
+    expect(res.challenge).toBe(
+      'DPoP algs="ES256 EdDSA RS256 PS256 Ed25519", resource_metadata="https://api.example.com/.well-known/oauth-protected-resource"',
+    );
   });
 });

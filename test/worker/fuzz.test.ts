@@ -21,6 +21,7 @@ const ERROR_CODES = new Set([
   "invalid_client",
   "unauthorized_client",
   "unsupported_grant_type",
+  "unsupported_response_type",
   "invalid_scope",
   "invalid_target",
   "unsupported_token_type",
@@ -196,7 +197,14 @@ const anyRequest: fc.Arbitrary<Generated> = fc
         arbitrary: fc.constantFrom("/oauth2/token", "/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"),
         weight: 8,
       },
-      { arbitrary: fc.constantFrom("/.well-known/oauth-authorization-server", "/.well-known/jwks.json"), weight: 1 },
+      {
+        arbitrary: fc.constantFrom(
+          "/.well-known/oauth-authorization-server",
+          "/.well-known/jwks.json",
+          "/oauth2/authorize",
+        ),
+        weight: 1,
+      },
       { arbitrary: headerText.map((p) => `/${encodeURIComponent(p)}`), weight: 1 },
     ),
     contentType: fc.option(

@@ -342,6 +342,7 @@ describe("metadata (RFC 8414)", () => {
     const algs = ["ES256", "EdDSA", "RS256", "PS256", "Ed25519"];
     expect(metadata).toEqual({
       issuer: ORIGIN,
+      authorization_endpoint: `${ORIGIN}/oauth2/authorize`,
       token_endpoint: `${ORIGIN}/oauth2/token`,
       introspection_endpoint: `${ORIGIN}/oauth2/introspect`,
       revocation_endpoint: `${ORIGIN}/oauth2/revoke`,

@@ -5,7 +5,7 @@
  */
 
 import { Hono, type MiddlewareHandler } from "hono";
-import { requireToken, type TokenVariables } from "../../../src/resource-server/index.ts";
+import { protectedResourceMetadata, requireToken, type TokenVariables } from "../../../src/resource-server/index.ts";
 
 export interface ApiEnv {
   KEYMINT_ISSUER: string;
@@ -49,6 +49,12 @@ function tokenWith(scopes: string[], dpop: "allowed" | "required" = "allowed"): 
 export const api = new Hono<{ Bindings: ApiEnv; Variables: TokenVariables }>();
 
 api.get("/health", (c) => c.json({ ok: true }));
+
+// RFC 9728: the API describes itself; every 401/403 challenge above names this document (resource_metadata).
+api.get(
+  "/.well-known/oauth-protected-resource",
+  protectedResourceMetadata({ issuer, audience, scopesSupported: ["read", "write"], resourceName: "Example API" }),
+);
 
 api.get("/reports", tokenWith(["read"]), (c) => {
   const token = c.get("token");
