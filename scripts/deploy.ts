@@ -1,9 +1,10 @@
 /**
  * `npm run deploy [-- wrangler deploy options]`: `wrangler deploy`, but only once the target Worker has every
  * required secret (`wrangler secret list`): a keymint deployed without TOKEN_SIGNING_KEY answers every token
- * request with 500, so it is refused here with the command that fixes it. `--env`, `--name` and `--config` are
- * passed to both commands; `--dry-run` deploys nothing and skips the check. `KEYMINT_WRANGLER` overrides the
- * wrangler executable (tests). `npx wrangler deploy` stays available without the check.
+ * request with 500, so it is refused here with the command that fixes it. `--env`, `--name`, `--config`, `--cwd`
+ * and `--profile` are passed to both commands; `--dry-run` deploys nothing and skips the check.
+ * `KEYMINT_WRANGLER` overrides the wrangler executable (tests). `npx wrangler deploy` stays available without the
+ * check.
  */
 
 import { spawn } from "node:child_process";
@@ -13,7 +14,7 @@ const ANSI = /\u001b\[[0-9;]*m/g;
 
 /** The options that choose the target Worker, as given (`--env x`, `--env=x`, `-e x`, `-c file`…). */
 function targetOptions(args: readonly string[]): string[] {
-  const withValue = new Set(["--env", "-e", "--name", "--config", "-c"]);
+  const withValue = new Set(["--env", "-e", "--name", "--config", "-c", "--cwd", "--profile"]);
   const picked: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;

@@ -284,6 +284,41 @@ describe("a replay guard that cannot answer: 503, never accepted unchecked", () 
     });
   }
 
+  it("answers 500 server_error with a log naming the fix when the REPLAY_GUARD binding is missing; secrets still work", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const unbound = { ...env, REPLAY_GUARD: undefined } as unknown as typeof env;
+    const call = (request: Request) =>
+      worker.fetch(request, unbound, {
+        waitUntil() {},
+        passThroughOnException() {},
+        props: {},
+      } as unknown as ExecutionContext);
+    const key = await es256();
+    const clientId = await keyClient(key);
+    const assertion = await clientAssertion(key, clientId);
+    const res = await call(assertionRequest(assertion));
+    expect(res.status).toBe(500);
+    expect(await res.json()).toEqual({
+      error: "server_error",
+      error_description: "The authorization server encountered an internal error",
+    });
+    const line = JSON.parse(String(errors.mock.calls.at(-1)?.[0])) as Record<string, string>;
+    expect(line).toMatchObject({ level: "error", event: "configuration_error" });
+    expect(line.fix).toContain("[[durable_objects.bindings]]");
+    // The secret path never asks the guard: a deployment without the binding still issues secret tokens.
+    const client = await seedClient();
+    const plain = await call(
+      new Request(TOKEN_URL, {
+        method: "POST",
+        headers: { "Content-Type": FORM, Authorization: basicAuth(client.clientId, client.secret) },
+        body: "grant_type=client_credentials",
+      }),
+    );
+    expect(plain.status).toBe(200);
+    // Nothing was spent: with the binding back, the same assertion is accepted once.
+    expect((await keymintWith(env.REPLAY_GUARD)(assertionRequest(assertion))).status).toBe(200);
+  });
+
   it("retries a proof on the same instance after a 503: the per-isolate claim is released, the guard decides", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const ids = oneTimeIds(testEnv.FAILING_REPLAY_GUARD, 3000);
