@@ -1,5 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { buildSync } from "esbuild";
 import { defineConfig } from "vitest/config";
+import { unstable_readConfig } from "wrangler";
 import { OPTIONAL_SECRETS, VAR_DEFAULTS } from "./src/settings.ts";
 import { replayTestWorkers } from "./test/replay-workers.ts";
 
@@ -21,6 +23,33 @@ const REPLAY_WORKERS = replayTestWorkers({
   TOKEN_SIGNING_KEY: TEST_SIGNING_KEY,
   CLIENT_CACHE_TTL: "0",
 });
+/** A Worker's TypeScript entry bundled into one ES module (auxiliary Workers of the pool take JavaScript). */
+function bundled(entry: string): string {
+  const result = buildSync({ entryPoints: [entry], bundle: true, format: "esm", platform: "neutral", write: false });
+  return result.outputFiles[0]?.text ?? "";
+}
+
+const exampleHook = unstable_readConfig({ config: "examples/claims-hook/wrangler.toml" }, { hideWarnings: true });
+
+/**
+ * Claims hooks as second Workers, bound to keymint under names other than CLAIMS_HOOK (so no other test meets a
+ * hook): the claims-hook tests pass `{ ...env, CLAIMS_HOOK: env.TEST_CLAIMS_HOOK }` to the Worker's fetch.
+ */
+const HOOK_WORKERS = [
+  {
+    name: "test-claims-hook",
+    modules: true,
+    script: bundled("test/worker/fixtures/claims-hook.ts"),
+    compatibilityDate: exampleHook.compatibility_date,
+  },
+  {
+    name: "example-claims-hook",
+    modules: true,
+    script: bundled("examples/claims-hook/src/index.ts"),
+    compatibilityDate: exampleHook.compatibility_date,
+    bindings: exampleHook.vars as Record<string, string>,
+  },
+];
 
 export default defineConfig({
   test: {
@@ -33,6 +62,14 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
+              // Claims hooks and the replay guard's extra keymint instances, side by side.
+              workers: [...HOOK_WORKERS, ...REPLAY_WORKERS.workers],
+              serviceBindings: {
+                TEST_CLAIMS_HOOK: "test-claims-hook",
+                EXAMPLE_CLAIMS_HOOK: "example-claims-hook",
+                ...REPLAY_WORKERS.serviceBindings,
+              },
+              durableObjects: REPLAY_WORKERS.durableObjects,
               bindings: {
                 ...DEFAULT_SETTINGS,
                 TOKEN_SIGNING_KEY: TEST_SIGNING_KEY,
@@ -42,7 +79,6 @@ export default defineConfig({
                 ...(process.env.FUZZ_RUNS ? { FUZZ_RUNS: process.env.FUZZ_RUNS } : {}),
                 ...(process.env.FUZZ_SEED ? { FUZZ_SEED: process.env.FUZZ_SEED } : {}),
               },
-              ...REPLAY_WORKERS,
             },
           }),
         ],

@@ -59,6 +59,7 @@ import {
   scenarioById,
 } from "./lib/scenarios.ts";
 import {
+  bundleClaimsHook,
   bundleFloor,
   bundleKeymint,
   bundleResourceServer,
@@ -467,6 +468,16 @@ async function probe(server: Server, row: RowId, plan: RequestPlan, seed: string
     throw new Error(`${row}: the first request got ${response.status}: ${text.slice(0, 300)}`);
   if (row === "introspect" && !text.includes('"active":true')) throw new Error(`introspect: inactive token: ${text}`);
   if (row === "dpop" && !text.includes('"token_type":"DPoP"')) throw new Error(`dpop: not a DPoP-bound token: ${text}`);
+  if (row === "hs256-claims" || row === "claims-hook") {
+    // The row must measure what it says: static claims in the token, and the hook's claims through the hook.
+    const token = String((JSON.parse(text) as { access_token?: string }).access_token);
+    const claims = JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8"));
+    if (claims.tenant !== "acme")
+      throw new Error(`${row}: the token lacks the static claims: ${JSON.stringify(claims)}`);
+    if (row === "claims-hook" && claims.plan !== "enterprise") {
+      throw new Error(`claims-hook: the token lacks the hook's claims: ${JSON.stringify(claims)}`);
+    }
+  }
 }
 
 async function startServers(
@@ -481,11 +492,12 @@ async function startServers(
   if (needed.has("api-hmac")) needed.add("keymint");
   if (needed.has("api-jwks")) needed.add("keymint-es256");
   const api = needed.has("api-hmac") || needed.has("api-jwks");
-  const [keymintBundle, floorBundle, honoBundle, apiBundle] = await Promise.all([
+  const [keymintBundle, floorBundle, honoBundle, apiBundle, hookBundle] = await Promise.all([
     bundleKeymint(dir),
     bundleFloor(dir, "floor"),
     bundleFloor(dir, "hono-floor"),
     api ? bundleResourceServer(dir) : Promise.resolve(undefined),
+    needed.has("keymint-hook") ? bundleClaimsHook(dir) : Promise.resolve(undefined),
   ]);
   const servers: Partial<Record<ServerName, Server>> = {};
   const probeClient = benchCredentials(seed, 0);
@@ -495,6 +507,7 @@ async function startServers(
     ["keymint-es256", "ES256"],
     ["keymint-eddsa", "EdDSA"],
     ["keymint-rs256", "RS256"],
+    ["keymint-hook", null],
   ];
   for (const [name, alg] of pairs) {
     if (!needed.has(name)) continue;
@@ -506,6 +519,7 @@ async function startServers(
       signingJwk: alg === null ? undefined : JSON.stringify(keyPair(alg).privateJwk),
       vars: name === "keymint-audit-off" ? { AUDIT_LOG: "off" } : {},
       probe: probeClient,
+      claimsHook: name === "keymint-hook" ? hookBundle : undefined,
     });
   }
   if (apiBundle !== undefined && servers.keymint !== undefined && needed.has("api-hmac")) {

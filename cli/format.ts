@@ -82,6 +82,7 @@ export function clientDetails(c: PublicClient, now: number): string {
     ["can_introspect", c.can_introspect ? "yes" : "no"],
     ["quota", c.quota_per_minute === null ? "none" : `${c.quota_per_minute} tokens/minute`],
     ["dpop_bound_access_tokens", c.dpop_bound_access_tokens ? "yes (DPoP proof required)" : "no"],
+    ["claims", Object.keys(c.claims).length === 0 ? "-" : JSON.stringify(c.claims)],
     ["token_endpoint_auth_method", c.token_endpoint_auth_method],
     ...keyDetails(c),
     ["secrets", secretsSummary(c, now)],

@@ -5,6 +5,13 @@ import type { ClientKeys, ClientSettings } from "../src/clients/lifecycle.ts";
 import { CLIENT_KEY_ALGS, type ClientJwks, normalizeClientJwks, RecordError } from "../src/clients/record.ts";
 import { secretWeakness } from "../src/clients/secrets.ts";
 import { algorithmOf, importParams, publicMembers } from "../src/jwt/jwk.ts";
+import {
+  CLAIM_NAME_MAX,
+  CLAIMS_MAX_BYTES,
+  CLAIMS_MAX_COUNT,
+  type ExtraClaims,
+  RESERVED_CLAIM_NAMES,
+} from "../src/oauth/claims.ts";
 import type { Values } from "./command.ts";
 import { parseDuration } from "./duration.ts";
 import { CliError } from "./registry.ts";
@@ -29,6 +36,12 @@ export const SETTINGS_OPTIONS = {
   "can-introspect": { type: "boolean" },
   quota: { type: "string" },
   "require-dpop": { type: "boolean" },
+} as const;
+
+/** Static claims (`claims` is only for `update --no-claims`). */
+export const CLAIM_OPTIONS = {
+  claim: { type: "string", multiple: true },
+  "claims-file": { type: "string" },
 } as const;
 
 export const KEY_OPTIONS = {
@@ -59,6 +72,14 @@ export const HELP_SETTINGS = `Client settings:
   --quota N               tokens per minute (at least 10) (update: "none" to remove)
   --require-dpop          every token request must carry a DPoP proof (RFC 9449); tokens are then bound to the
                           client's key (update: --no-require-dpop to remove)`;
+
+export const HELP_CLAIMS = `Static claims, carried by every access token of the client (docs/claims.md):
+  --claim NAME=VALUE      set a claim (repeatable); VALUE is JSON when it parses as JSON (42, true, ["a","b"],
+                          {"k":"v"}, "quoted"), otherwise a string. update: --claim NAME= removes NAME
+  --claims-file FILE      a JSON object of claims (update: replaces them all; --claim edits apply on top)
+  --no-claims             update: remove every claim
+  Reserved: ${[...RESERVED_CLAIM_NAMES].join(" ")} and names starting with "keymint".
+  Limits: ${CLAIMS_MAX_COUNT} claims, names up to ${CLAIM_NAME_MAX} characters, ${CLAIMS_MAX_BYTES} bytes of JSON in all.`;
 
 export const HELP_KEYS = `Keys instead of a secret (private_key_jwt, RFC 7523; no secret is stored or printed):
   --jwks FILE             the client's public keys, a JWK Set (ES256, EdDSA, RS256 or PS256; RSA keys need "alg")
@@ -210,4 +231,85 @@ export function jwksOf(value: unknown): ClientJwks {
     if (err instanceof RecordError) throw new CliError(err.message);
     throw err;
   }
+}
+
+/** Changes to a client's static claims asked for on the command line. */
+export interface ClaimEdits {
+  /** The claims to start from: `null` keeps the client's current ones (update without --claims-file/--no-claims). */
+  base: Record<string, unknown> | null;
+  /** `--claim NAME=VALUE`, in order. */
+  set: [string, unknown][];
+  /** `--claim NAME=`. */
+  remove: string[];
+}
+
+/** `--claim NAME=VALUE`: VALUE is JSON when it parses as JSON, otherwise the string itself; empty VALUE removes NAME. */
+function parseClaimOption(text: string): { name: string; value: unknown } | { name: string; remove: true } {
+  const eq = text.indexOf("=");
+  if (eq <= 0) throw new CliError(`--claim must be NAME=VALUE, got ${JSON.stringify(text)}`);
+  const name = text.slice(0, eq);
+  const raw = text.slice(eq + 1);
+  if (raw === "") return { name, remove: true };
+  try {
+    return { name, value: JSON.parse(raw) };
+  } catch {
+    return { name, value: raw };
+  }
+}
+
+async function readClaimsFile(path: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read --claims-file ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new CliError(`--claims-file ${path} is not valid JSON`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new CliError(`--claims-file ${path} must hold a JSON object of claim names to values`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** The claim options, or `undefined` when none is given. The rules themselves (reserved names, limits) are lifecycle's. */
+export async function claimEditsFrom(values: Values, forUpdate: boolean): Promise<ClaimEdits | undefined> {
+  const options = (values.claim as string[] | undefined) ?? [];
+  const file = str(values, "claims-file");
+  const none = values.claims === false;
+  if (values.claims === true) throw new CliError("use --claim NAME=VALUE or --claims-file FILE (update: --no-claims)");
+  if (options.length === 0 && file === undefined && !none) return undefined;
+  if (none && file !== undefined) throw new CliError("--no-claims and --claims-file exclude each other");
+  const edits: ClaimEdits = {
+    base: file !== undefined ? await readClaimsFile(file) : none ? {} : null,
+    set: [],
+    remove: [],
+  };
+  const seen = new Set<string>();
+  for (const option of options) {
+    const parsed = parseClaimOption(option);
+    if (seen.has(parsed.name)) throw new CliError(`--claim ${parsed.name} is given more than once`);
+    seen.add(parsed.name);
+    if ("remove" in parsed) {
+      if (!forUpdate)
+        throw new CliError(
+          `--claim ${parsed.name}= removes a claim (only with update); for an empty string use --claim '${parsed.name}=""'`,
+        );
+      edits.remove.push(parsed.name);
+    } else edits.set.push([parsed.name, parsed.value]);
+  }
+  return edits;
+}
+
+/** The client's claims after the edits (validated by lifecycle when saved). */
+export function applyClaimEdits(current: Readonly<ExtraClaims>, edits: ClaimEdits): Record<string, unknown> {
+  const next: Record<string, unknown> = { ...(edits.base ?? current) };
+  for (const name of edits.remove) delete next[name];
+  for (const [name, value] of edits.set)
+    Object.defineProperty(next, name, { value, enumerable: true, writable: true, configurable: true });
+  return next;
 }

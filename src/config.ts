@@ -34,6 +34,10 @@ export interface Config {
   dpopNonce: boolean;
   /** One audit line per request (`AUDIT_LOG`, default on). */
   auditLog: boolean;
+  /** Milliseconds the claims hook has to answer (`CLAIMS_HOOK_TIMEOUT_MS`). */
+  claimsHookTimeoutMs: number;
+  /** What a failing claims hook does (`CLAIMS_HOOK_FAILURE`): `closed` refuses the token (503), `omit` issues it without the hook's claims. */
+  claimsHookFailure: "closed" | "omit";
 }
 
 const configs = new WeakMap<object, Config>();
@@ -137,6 +141,16 @@ function onOff(env: KeymintEnv, name: "DPOP_NONCE" | "AUDIT_LOG"): boolean {
   throw new ConfigError(`${name} is ${JSON.stringify(raw)}, not "on" or "off"`, `set ${where(name)} to "on" or "off"`);
 }
 
+/** `CLAIMS_HOOK_FAILURE`: `closed` (default) or `omit`, case-insensitive. */
+function hookFailure(env: KeymintEnv): "closed" | "omit" {
+  const raw = text(env.CLAIMS_HOOK_FAILURE).toLowerCase() || VAR_DEFAULTS.CLAIMS_HOOK_FAILURE;
+  if (raw === "closed" || raw === "omit") return raw;
+  throw new ConfigError(
+    `CLAIMS_HOOK_FAILURE is ${JSON.stringify(raw)}, not "closed" or "omit"`,
+    `set ${where("CLAIMS_HOOK_FAILURE")} to "closed" (a failing hook refuses the token) or "omit" (the token is issued without the hook's claims)`,
+  );
+}
+
 /** `read()`, or `fallback` after adding the `ConfigError` it threw to `problems`. */
 function collect<T>(problems: ConfigError[], read: () => T, fallback: T): T {
   try {
@@ -168,6 +182,8 @@ export function getConfig(env: KeymintEnv): Config {
     throttleExempt: collect(problems, () => throttleExempt(env), []),
     dpopNonce: collect(problems, () => onOff(env, "DPOP_NONCE"), false),
     auditLog: collect(problems, () => onOff(env, "AUDIT_LOG"), true),
+    claimsHookTimeoutMs: collect(problems, () => integer(env, "CLAIMS_HOOK_TIMEOUT_MS", 10, 10_000), 0),
+    claimsHookFailure: collect(problems, () => hookFailure(env), "closed"),
   };
   if (problems.length === 1) throw problems[0];
   if (problems.length > 1) {
@@ -175,6 +191,22 @@ export function getConfig(env: KeymintEnv): Config {
   }
   configs.set(env, config);
   return config;
+}
+
+/**
+ * The claims hook's service binding (`CLAIMS_HOOK`), `undefined` when none is configured, or a `ConfigError` when
+ * the name is bound to something that is not a service (a var of that name, say).
+ */
+export function claimsHookBinding(env: KeymintEnv): Fetcher | undefined {
+  const hook = env.CLAIMS_HOOK as unknown;
+  if (hook === undefined) return undefined;
+  if (typeof hook !== "object" || hook === null || typeof (hook as Fetcher).fetch !== "function") {
+    throw new ConfigError(
+      "CLAIMS_HOOK is set but is not a service binding",
+      'bind it with [[services]] binding = "CLAIMS_HOOK" service = "<your hook Worker>" in wrangler.toml (docs/claims.md), and remove any var or secret of that name',
+    );
+  }
+  return hook as Fetcher;
 }
 
 /** The KV namespace binding, or a `ConfigError` naming the fix when it is missing. */

@@ -28,7 +28,15 @@ export const VAR_DEFAULTS = {
   AUDIT_LOG: "on",
   THROTTLE_EXEMPT_CIDRS: "",
   DPOP_NONCE: "off",
+  CLAIMS_HOOK_TIMEOUT_MS: "100",
+  CLAIMS_HOOK_FAILURE: "closed",
 } as const satisfies Record<string, string>;
+
+/**
+ * Optional bindings: not in wrangler.toml by default (a service binding to a Worker that does not exist makes
+ * `wrangler deploy` fail), so they are typed in src/env.ts and documented with the settings.
+ */
+export const OPTIONAL_BINDINGS = ["CLAIMS_HOOK"] as const;
 
 export type OptionalSecret = (typeof OPTIONAL_SECRETS)[number];
 export type VarName = keyof typeof VAR_DEFAULTS;

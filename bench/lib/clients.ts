@@ -6,6 +6,7 @@
  */
 
 import { createHash, randomBytes } from "node:crypto";
+import type { ClientSettings } from "../../src/clients/lifecycle.ts";
 import { clientKey } from "../../src/clients/record.ts";
 import { recordForNewClient } from "../../src/clients/register.ts";
 
@@ -31,15 +32,23 @@ export function basicAuthorization(credentials: Credentials): string {
   return `Basic ${Buffer.from(`${credentials.clientId}:${credentials.secret}`).toString("base64")}`;
 }
 
-/** The KV key and JSON value of client `index`, as the real CLI would store it. */
-export async function benchRecord(seed: string, index: number, now: number): Promise<[key: string, value: string]> {
+/** The 3 static claims of the benchmark's claims rows (`hs256-claims`, `claims-hook`, micro `token-claims`). */
+export const BENCH_CLAIMS = { tenant: "acme", roles: ["reader", "billing"], tier: 3 };
+
+/** The KV key and JSON value of client `index`, as the real CLI would store it (`extra`: more settings). */
+export async function benchRecord(
+  seed: string,
+  index: number,
+  now: number,
+  extra: ClientSettings = {},
+): Promise<[key: string, value: string]> {
   const { clientId, secret } = benchCredentials(seed, index);
   const record = await recordForNewClient(
     {
       clientId,
       secret,
       secretExpiresAt: null,
-      settings: { name: `bench client ${index}`, scopes: ["read", "write"] },
+      settings: { name: `bench client ${index}`, scopes: ["read", "write"], ...extra },
     },
     now,
   );

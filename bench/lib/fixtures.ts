@@ -11,7 +11,7 @@ import { createPrivateKey, generateKeyPairSync, type JsonWebKey, type KeyObject,
 import { type ClientSettings, newKeyClientRecord } from "../../src/clients/lifecycle.ts";
 import { clientKey } from "../../src/clients/record.ts";
 import { recordForNewClient } from "../../src/clients/register.ts";
-import { benchCredentials, type Credentials } from "./clients.ts";
+import { BENCH_CLAIMS, benchCredentials, type Credentials } from "./clients.ts";
 
 export const API_AUDIENCE = "https://api.example.com";
 /** The `aud` the federated client requires of its outside tokens. */
@@ -36,10 +36,13 @@ export interface Fixtures {
   federated: { clientId: string; issuer: string; tokens: string[] };
   api: Credentials;
   introspector: Credentials;
+  /** A secret client with 3 static claims (BENCH_CLAIMS), tenant "acme": the example hook grants it everything. */
+  claims: Credentials;
 }
 
 const API_INDEX = 2_000_001;
 const INTROSPECTOR_INDEX = 2_000_002;
+const CLAIMS_INDEX = 2_000_003;
 
 export function keyPair(alg: AssertionAlg | "RS256"): {
   privateKey: KeyObject;
@@ -147,9 +150,11 @@ export async function extraClients(
   records.push([clientKey(federatedId), JSON.stringify(federated)]);
   const api = benchCredentials(seed, API_INDEX);
   const introspector = benchCredentials(seed, INTROSPECTOR_INDEX);
+  const claims = benchCredentials(seed, CLAIMS_INDEX);
   const secretClients: [Credentials, ClientSettings & { name: string }][] = [
     [api, { name: "bench API client", scopes: ["read"], audiences: [API_AUDIENCE] }],
     [introspector, { name: "bench introspector", scopes: ["read"], canIntrospect: true }],
+    [claims, { name: "bench claims client", scopes: ["read", "write"], claims: BENCH_CLAIMS }],
   ];
   for (const [credentials, settings] of secretClients) {
     const record = await recordForNewClient(
@@ -169,6 +174,7 @@ export async function extraClients(
       },
       api,
       introspector,
+      claims,
     },
   };
 }

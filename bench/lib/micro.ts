@@ -9,13 +9,13 @@
 import { createHmac } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { MICRO_MODES, type MicroMode, type MicroResponse } from "../workers/micro.ts";
+import { iterationsFor, MICRO_MODES, type MicroMode, type MicroResponse } from "../workers/micro.ts";
 import { bundleEntry, rootPath } from "./bundle.ts";
-import { benchCredentials, benchRecord, newSeed } from "./clients.ts";
+import { BENCH_CLAIMS, benchCredentials, benchRecord, newSeed } from "./clients.ts";
 import { gcRecordsIn } from "./gc.ts";
 import { fileSize, freePort, info, type ManagedProcess } from "./process.ts";
 import { processCpuNanos } from "./procfs.ts";
-import { randomSigningKey } from "./servers.ts";
+import { bundleClaimsHook, claimsHookVars, randomSigningKey } from "./servers.ts";
 import { median, round } from "./stats.ts";
 import { startWorkerd } from "./workerd.ts";
 
@@ -52,7 +52,7 @@ function base64url(buffer: Buffer): string {
 }
 
 /** Checks a token from the worker: a valid HS256 signature with the key, and the expected claims. */
-function checkToken(token: string, signingKey: string, clientId: string): void {
+function checkToken(token: string, signingKey: string, { clientId }: { clientId: string }): Record<string, unknown> {
   const [header, payload, signature] = token.split(".");
   if (header === undefined || payload === undefined || signature === undefined) throw new Error("token is not a JWS");
   const expected = base64url(createHmac("sha256", signingKey).update(`${header}.${payload}`).digest());
@@ -61,6 +61,7 @@ function checkToken(token: string, signingKey: string, clientId: string): void {
   if (claims.sub !== clientId || claims.client_id !== clientId || claims.iss !== ISSUER) {
     throw new Error(`micro worker's token has unexpected claims: ${JSON.stringify(claims)}`);
   }
+  return claims;
 }
 
 async function call(
@@ -86,10 +87,15 @@ async function call(
 export async function runMicro(dir: string, options: MicroOptions): Promise<MicroResult> {
   const outDir = join(dir, "micro");
   await mkdir(outDir, { recursive: true });
-  const bundle = await bundleEntry(rootPath("bench/workers/micro-entry.js"), "keymint-bench-micro", outDir);
+  const [bundle, hook] = await Promise.all([
+    bundleEntry(rootPath("bench/workers/micro-entry.js"), "keymint-bench-micro", outDir),
+    bundleClaimsHook(dir),
+  ]);
   const seed = newSeed();
   const credentials = benchCredentials(seed, 0);
   const [, record] = await benchRecord(seed, 0, Math.floor(Date.now() / 1000));
+  const claimsCredentials = benchCredentials(seed, 1);
+  const [, claimsRecord] = await benchRecord(seed, 1, Math.floor(Date.now() / 1000), { claims: BENCH_CLAIMS });
   const signingKey = randomSigningKey();
   const port = await freePort();
   const savedFlags = process.env.BENCH_V8_FLAGS;
@@ -102,9 +108,13 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
     bindings: [
       { name: "CLIENT_RECORD", text: record },
       { name: "CLIENT_SECRET", text: credentials.secret },
+      { name: "CLAIMS_RECORD", text: claimsRecord },
+      { name: "CLAIMS_SECRET", text: claimsCredentials.secret },
       { name: "TOKEN_SIGNING_KEY", text: signingKey },
       { name: "ISSUER", text: ISSUER },
+      { name: "CLAIMS_HOOK", service: "claims-hook" },
     ],
+    workers: [{ name: "claims-hook", bundle: hook, bindings: claimsHookVars() }],
   }).finally(() => {
     if (savedFlags === undefined) delete process.env.BENCH_V8_FLAGS;
     else process.env.BENCH_V8_FLAGS = savedFlags;
@@ -114,9 +124,12 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
     // Warm-up (JIT, key import) and correctness: the token must verify in Node.
     for (const mode of MICRO_MODES) {
       const { body } = await call(proc, url, mode, Math.min(2000, options.iterations));
-      if (mode === "token") {
+      if (mode === "token" || mode === "token-claims") {
         if (body.token === undefined) throw new Error("micro worker returned no token");
-        checkToken(body.token, signingKey, credentials.clientId);
+        const claims = checkToken(body.token, signingKey, mode === "token" ? credentials : claimsCredentials);
+        if (mode === "token-claims" && claims.tenant !== BENCH_CLAIMS.tenant) {
+          throw new Error(`micro worker's claims token lacks its static claims: ${JSON.stringify(claims)}`);
+        }
       }
     }
     const samples = Object.fromEntries(MICRO_MODES.map((m) => [m, [] as number[]])) as Record<MicroMode, number[]>;
@@ -126,7 +139,7 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
       for (const mode of MICRO_MODES) {
         const { nanos, source } = await call(proc, url, mode, options.iterations);
         clock = source;
-        samples[mode].push(nanos / 1000 / options.iterations);
+        samples[mode].push(nanos / 1000 / iterationsFor(mode, options.iterations));
         measuredCalls.push(mode);
       }
     }
@@ -138,6 +151,7 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
       clock,
       usPerOp: {
         token: net("token"),
+        "token-claims": net("token-claims"),
         verify: net("verify"),
         decide: net("decide"),
         sign: net("sign"),
@@ -145,6 +159,10 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
         request: net("request"),
         endpoint: net("endpoint"),
         "endpoint-quiet": net("endpoint-quiet"),
+        "endpoint-claims": net("endpoint-claims"),
+        "hook-floor": net("hook-floor"),
+        "hook-call": net("hook-call"),
+        "endpoint-hook": net("endpoint-hook"),
         form: net("form"),
         "audit-log": net("audit-log"),
         "audit-line": net("audit-line"),
@@ -173,7 +191,7 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
         const from = (forced[offset + 2 * k] as number) + 1;
         const to = (forced[offset + 2 * k + 1] as number) + 1;
         const allocated = records.slice(from, to).reduce((sum, r) => sum + (r.allocated ?? 0), 0);
-        bytes[mode].push(allocated / options.iterations);
+        bytes[mode].push(allocated / iterationsFor(mode, options.iterations));
       });
       const emptyBytes = median(bytes.empty);
       result.bytesPerOp = Object.fromEntries(
@@ -185,7 +203,9 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
       `micro: ${result.usPerOp.token} µs/token (verify ${result.usPerOp.verify}, decide ${result.usPerOp.decide}, ` +
         `sign ${result.usPerOp.sign}; cache-miss prepare ${result.usPerOp.prepare}); whole endpoint ` +
         `${result.usPerOp.endpoint} (audit off ${result.usPerOp["endpoint-quiet"]}) vs request+constant response ` +
-        `${result.usPerOp.request} [${clock}]`,
+        `${result.usPerOp.request}; with 3 static claims ${result.usPerOp["token-claims"]} µs/token, whole endpoint ` +
+        `${result.usPerOp["endpoint-claims"]}; through the claims hook ${result.usPerOp["endpoint-hook"]} (hook call ` +
+        `${result.usPerOp["hook-call"]}, bare service-binding round trip ${result.usPerOp["hook-floor"]}) [${clock}]`,
     );
     return result;
   } finally {

@@ -17,6 +17,7 @@ export type ServerId =
   | "keymint-es256"
   | "keymint-eddsa"
   | "keymint-rs256"
+  | "keymint-hook"
   | "api-hmac"
   | "api-jwks";
 
@@ -57,6 +58,18 @@ const FORM = { "content-type": FORM_CONTENT_TYPE };
 
 function basic(clients: number): () => RequestPlan {
   return () => ({ kind: "basic", path: TOKEN_PATH, body: TOKEN_REQUEST_BODY, clients });
+}
+
+/** Token requests of the fixtures' claims client (3 static claims), Basic. */
+function claimsClient(ctx: PlanContext): RequestPlan {
+  const authorization = basicAuthorization(ctx.fixtures.claims);
+  return {
+    kind: "list",
+    method: "POST",
+    path: TOKEN_PATH,
+    headers: [{ ...FORM, authorization }],
+    bodies: [TOKEN_REQUEST_BODY],
+  };
 }
 
 function assertion(alg: AssertionAlg): (ctx: PlanContext) => RequestPlan {
@@ -126,6 +139,24 @@ export const SCENARIOS: readonly Scenario[] = [
     writes: false,
     expectedRate: 8000,
     plan: basic(1000),
+  },
+  {
+    id: "hs256-claims",
+    label: "HS256 token with 3 static claims, client_secret_basic, 1 client",
+    server: "keymint",
+    primary: false,
+    writes: false,
+    expectedRate: 8000,
+    plan: claimsClient,
+  },
+  {
+    id: "claims-hook",
+    label: "HS256 token with 3 static claims + the example claims hook (service binding, same workerd)",
+    server: "keymint-hook",
+    primary: false,
+    writes: false,
+    expectedRate: 6000,
+    plan: claimsClient,
   },
   {
     id: "hs256-audit-off",

@@ -2,6 +2,7 @@
 
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { unstable_readConfig } from "wrangler";
 import { type Bundle, bundleEntry, bundleProject, rootPath } from "./bundle.ts";
 import {
   basicAuthorization,
@@ -63,6 +64,8 @@ export interface KeymintOptions {
   port?: number;
   /** A registered client: readiness means a real token was issued to it. */
   probe: Credentials;
+  /** examples/claims-hook bundled: served in the same workerd process and bound as CLAIMS_HOOK. */
+  claimsHook?: Bundle;
 }
 
 /** Serves the keymint bundle on workerd with CLIENTS bound to the KV service; ready once it issues a token. */
@@ -73,9 +76,14 @@ export async function startKeymint(options: KeymintOptions): Promise<Server> {
     { name: "TOKEN_SIGNING_KEY", text: options.signingKey },
     ...(options.signingJwk === undefined ? [] : [{ name: "TOKEN_SIGNING_JWK", text: options.signingJwk }]),
     ...Object.entries({ ...keymintVars(), ...options.vars }).map(([name, text]) => ({ name, text })),
+    ...(options.claimsHook === undefined ? [] : [{ name: "CLAIMS_HOOK", service: "claims-hook" }]),
   ];
   const name = options.name ?? "keymint";
   const proc = await startWorkerd(name, {
+    workers:
+      options.claimsHook === undefined
+        ? []
+        : [{ name: "claims-hook", bundle: options.claimsHook, bindings: claimsHookVars() }],
     bundle: options.bundle,
     port,
     bindings,
@@ -93,6 +101,22 @@ export async function startKeymint(options: KeymintOptions): Promise<Server> {
     throw new Error(`${err instanceof Error ? err.message : String(err)}\nlast token response: ${last}`);
   });
   return { name, url, port, proc };
+}
+
+/** Bundles the example claims hook (examples/claims-hook) into `<dir>/claims-hook`. */
+export async function bundleClaimsHook(dir: string): Promise<Bundle> {
+  const outDir = join(dir, "claims-hook");
+  await mkdir(outDir, { recursive: true });
+  return bundleEntry(rootPath("examples/claims-hook/src/index.ts"), "keymint-bench-claims-hook", outDir);
+}
+
+/** The example hook's [vars], exactly as its wrangler.toml sets them. */
+export function claimsHookVars(): Binding[] {
+  const config = unstable_readConfig(
+    { config: rootPath("examples/claims-hook/wrangler.toml") },
+    { hideWarnings: true },
+  );
+  return Object.entries(config.vars).map(([name, value]) => ({ name, text: String(value) }));
 }
 
 /** The floor Workers, and the minimal reproductions of bench/gc.ts (bench/workers/<kind>.ts). */

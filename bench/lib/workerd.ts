@@ -3,7 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import type { Bundle } from "./bundle.ts";
 import { canConnect, type ManagedProcess, spawnLogged, waitUntil } from "./process.ts";
 
@@ -20,7 +20,19 @@ export function workerdVersion(): string {
   return execFileSync(workerdBinary(), ["--version"], { encoding: "utf8" }).trim();
 }
 
-export type Binding = { name: string; text: string } | { name: string; kvNamespace: string };
+export type Binding =
+  | { name: string; text: string }
+  | { name: string; kvNamespace: string }
+  /** A service binding to another Worker of the same config (`WorkerdConfig.workers`). */
+  | { name: string; service: string };
+
+/** A further Worker served by the same workerd process (e.g. a claims hook behind a service binding). */
+export interface ExtraWorker {
+  /** Service name, which a `{ name, service }` binding refers to. */
+  name: string;
+  bundle: Bundle;
+  bindings?: readonly Binding[];
+}
 
 export interface WorkerdConfig {
   bundle: Bundle;
@@ -36,6 +48,8 @@ export interface WorkerdConfig {
   loopbackFetch?: boolean;
   /** Directory of the Durable Objects' storage (one per server: two workerd processes never share one). */
   storagePath?: string;
+  /** Further Workers in the same process (same thread, like a service binding at the edge), not on any socket. */
+  workers?: readonly ExtraWorker[];
 }
 
 /** A Cap'n Proto text string literal (the values used here are printable ASCII). */
@@ -46,6 +60,7 @@ function str(value: string): string {
 
 function bindingText(binding: Binding): string {
   if ("text" in binding) return `(name = ${str(binding.name)}, text = ${str(binding.text)})`;
+  if ("service" in binding) return `(name = ${str(binding.name)}, service = ${str(binding.service)})`;
   return `(name = ${str(binding.name)}, kvNamespace = ${str(binding.kvNamespace)})`;
 }
 
@@ -76,11 +91,31 @@ function durableObjectParts(bundle: Bundle, storagePath: string): { services: st
   };
 }
 
-/** The workerd config: one Worker service `main` on an HTTP socket, plus external services. */
+/** A `Workerd.Worker` literal for a bundle; module paths are relative to the config's directory. */
+function workerText(bundle: Bundle, configDir: string, bindings: readonly Binding[]): string {
+  const modules = bundle.modules.map(
+    (m) => `(name = ${str(m.name)}, ${m.kind} = embed ${str(relative(configDir, join(bundle.dir, m.name)))})`,
+  );
+  return `(
+  modules = [
+    ${modules.join(",\n    ")}
+  ],
+  compatibilityDate = ${str(bundle.compatibilityDate)},
+  compatibilityFlags = [${bundle.compatibilityFlags.map(str).join(", ")}],
+  bindings = [
+    ${bindings.map(bindingText).join(",\n    ")}
+  ],
+)`;
+}
+
+/** The workerd config: one Worker service `main` on an HTTP socket, plus external services and further Workers. */
 export function capnpConfig(config: WorkerdConfig): string {
   const { bundle } = config;
   const objects = durableObjectParts(bundle, config.storagePath ?? join(bundle.dir, "do-storage"));
   const modules = bundle.modules.map((m) => `(name = ${str(m.name)}, ${m.kind} = embed ${str(m.name)})`);
+  const extraWorkers = (config.workers ?? []).map(
+    (w) => `    (name = ${str(w.name)}, worker = ${workerText(w.bundle, bundle.dir, w.bindings ?? [])}),`,
+  );
   const externals = Object.entries(config.externals ?? {}).map(
     ([name, address]) => `    (name = ${str(name)}, external = (address = ${str(address)}, http = ())),`,
   );
@@ -100,6 +135,7 @@ const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
 ${externals.join("\n")}
+${extraWorkers.join("\n")}
   ],
   sockets = [
     (name = "http", address = ${str(`127.0.0.1:${config.port}`)}, http = (), service = "main"),

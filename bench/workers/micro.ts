@@ -5,6 +5,7 @@
  *
  * - `empty`   the loop alone (the baseline subtracted from the others)
  * - `token`   verifyClientSecret + decideClientCredentials (with a fresh jti) + signJwt: one token
+ * - `token-claims` the same for a client with 3 static claims (compare with `token`: what the claims cost)
  * - `verify`  verifyClientSecret only (one salted SHA-256 and MAX_SECRETS constant-time comparisons)
  * - `decide`  decideClientCredentials only, with crypto.randomUUID() for the jti as the endpoint does
  * - `sign`    signJwt only
@@ -13,6 +14,10 @@
  * - `endpoint` the whole token endpoint (tokenEndpoint: form, Basic auth, cached client, throttle checks,
  *   decide, sign, audit log, Response) on the same Request, minus nothing: compare it with `request`
  * - `endpoint-quiet` the same with AUDIT_LOG=off
+ * - `endpoint-claims` the whole token endpoint for the client with 3 static claims (compare with `endpoint`)
+ * - `hook-floor` a bare service-binding round trip to the example claims hook (fetch a JSON POST, read the text)
+ * - `hook-call` callClaimsHook + readHookAnswer: keymint's hook call (timeout, bounded read, JSON, rules)
+ * - `endpoint-hook` the whole token endpoint for the claims client with CLAIMS_HOOK bound to the example hook
  * - `form`    build the token Request and parse its body with readForm (compare with `request`)
  * - `audit-log` console.log of one audit-sized JSON line (what the audit log costs beyond building the line)
  * - `audit-line` build and log an audit line as serveAudited does (a fixed-shape object, JSON.stringify, the
@@ -26,7 +31,14 @@ import { parseRecord } from "../../src/clients/record.ts";
 import type { PreparedClient } from "../../src/clients/store.ts";
 import { readForm } from "../../src/http/form.ts";
 import type { AccessTokenClaims } from "../../src/jwt/claims.ts";
+import { readHookAnswer } from "../../src/oauth/claims-hook.ts";
 import { decideClientCredentials } from "../../src/oauth/client-credentials.ts";
+import {
+  CLAIMS_HOOK_URL,
+  type ClaimsHookRequest,
+  callClaimsHook,
+  type HookBinding,
+} from "../../src/remote/claims-hook.ts";
 import { base64Decode } from "../../src/util/base64url.ts";
 
 /** The hot-path functions, as declared in src/clients/verify.ts, src/jwt/keys.ts and src/jwt/sign.ts. */
@@ -41,6 +53,11 @@ export interface MicroEnv {
   /** A client record exactly as stored in KV. */
   CLIENT_RECORD: string;
   CLIENT_SECRET: string;
+  /** A second client, with 3 static claims, and its secret. */
+  CLAIMS_RECORD: string;
+  CLAIMS_SECRET: string;
+  /** Service binding to examples/claims-hook in the same workerd. */
+  CLAIMS_HOOK: HookBinding;
   TOKEN_SIGNING_KEY: string;
   ISSUER: string;
 }
@@ -48,6 +65,7 @@ export interface MicroEnv {
 export const MICRO_MODES = [
   "empty",
   "token",
+  "token-claims",
   "verify",
   "decide",
   "sign",
@@ -55,11 +73,26 @@ export const MICRO_MODES = [
   "request",
   "endpoint",
   "endpoint-quiet",
+  "endpoint-claims",
+  "hook-floor",
+  "hook-call",
+  "endpoint-hook",
   "form",
   "audit-log",
   "audit-line",
 ] as const;
 export type MicroMode = (typeof MICRO_MODES)[number];
+
+const HOOK_MODES: readonly MicroMode[] = ["hook-floor", "hook-call", "endpoint-hook"];
+
+/**
+ * Iterations a mode runs for `n`: the hook modes run a tenth (each costs ~10x a token, and each hook call leaves one
+ * AbortSignal.timeout pending for the rest of the request; workerd allows 10,000 active timeouts per request, and
+ * in the micro worker time stands still, so they never expire).
+ */
+export function iterationsFor(mode: MicroMode, n: number): number {
+  return HOOK_MODES.includes(mode) ? Math.max(1, Math.floor(n / 10)) : n;
+}
 
 export interface MicroResponse {
   mode: MicroMode;
@@ -94,6 +127,8 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
   let keyPromise: Promise<Key> | undefined;
   // One env object for the isolate, as workerd passes one: keymint memoizes its config and store per env.
   let workerEnv: Record<string, unknown> | undefined;
+  let claimsEnv: Record<string, unknown> | undefined;
+  let hookEnv: Record<string, unknown> | undefined;
 
   return {
     async fetch(request: Request, env: MicroEnv): Promise<Response> {
@@ -105,10 +140,11 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
       keyPromise ??= hot.importSigningKey(env.TOKEN_SIGNING_KEY);
       const key = await keyPromise;
       const client = prepare(env.CLIENT_RECORD);
+      const claimsClient = prepare(env.CLAIMS_RECORD);
       const now = Math.floor(Date.now() / 1000);
-      const decide = () =>
+      const decide = (who: PreparedClient = client) =>
         decideClientCredentials({
-          client: client.record,
+          client: who.record,
           scope: undefined,
           resources: [],
           issuer: env.ISSUER,
@@ -121,12 +157,16 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
         return new Response("the benchmark secret does not verify", { status: 500 });
       }
       const fixedClaims = decide().claims;
+      if (!(await hot.verifyClientSecret(claimsClient, env.CLAIMS_SECRET, now)).ok) {
+        return new Response("the benchmark claims client's secret does not verify", { status: 500 });
+      }
       const basic = `Basic ${btoa(`${client.record.client_id}:${env.CLIENT_SECRET}`)}`;
-      const tokenRequest = () =>
+      const claimsBasic = `Basic ${btoa(`${claimsClient.record.client_id}:${env.CLAIMS_SECRET}`)}`;
+      const tokenRequest = (authorization = basic) =>
         new Request(`${env.ISSUER}/oauth2/token`, {
           method: "POST",
           headers: {
-            authorization: basic,
+            authorization,
             "content-type": "application/x-www-form-urlencoded",
             "content-length": "29",
           },
@@ -140,9 +180,26 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
         DEFAULT_AUDIENCE: "",
         CLIENT_CACHE_TTL: "10",
       };
+      // Its own env (keymint keeps one client cache per CLIENTS binding), serving the claims client.
+      claimsEnv ??= { ...workerEnv, CLIENTS: { get: async () => env.CLAIMS_RECORD } };
+      hookEnv ??= { ...claimsEnv, CLIENTS: { get: async () => env.CLAIMS_RECORD }, CLAIMS_HOOK: env.CLAIMS_HOOK };
+      const claimsDecision = decide(claimsClient);
+      const hookRequest: ClaimsHookRequest = {
+        client_id: claimsClient.record.client_id,
+        scope: claimsDecision.scope ?? null,
+        aud: claimsDecision.claims.aud,
+        claims: claimsClient.record.claims,
+        token_endpoint_auth_method: "client_secret_basic",
+        dpop_jkt: null,
+        iss: env.ISSUER,
+        jti: claimsDecision.claims.jti,
+        iat: now,
+        exp: claimsDecision.claims.exp,
+      };
 
       let checksum = 0;
       let token: string | undefined;
+      const hookN = iterationsFor(mode, n);
       // With V8's --expose-gc (allocation measurements), a full GC right before and after the loop makes the
       // GC trace account for exactly the loop's allocations.
       const collect = (globalThis as { gc?: () => void }).gc;
@@ -156,6 +213,14 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
             const verified = await hot.verifyClientSecret(client, env.CLIENT_SECRET, now);
             if (!verified.ok) throw new Error("verification failed");
             token = await hot.signJwt(key, decide().claims);
+            checksum = (checksum + token.length) | 0;
+          }
+          break;
+        case "token-claims":
+          for (let i = 0; i < n; i++) {
+            const verified = await hot.verifyClientSecret(claimsClient, env.CLAIMS_SECRET, now);
+            if (!verified.ok) throw new Error("verification failed");
+            token = await hot.signJwt(key, decide(claimsClient).claims);
             checksum = (checksum + token.length) | 0;
           }
           break;
@@ -178,6 +243,28 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
             const req = tokenRequest();
             checksum = (checksum + (await req.arrayBuffer()).byteLength) | 0;
             const res = new Response(CONSTANT_BODY, { status: 200, headers: CONSTANT_HEADERS });
+            checksum = (checksum + res.status) | 0;
+          }
+          break;
+        case "hook-floor":
+          for (let i = 0; i < hookN; i++) {
+            const res = await env.CLAIMS_HOOK.fetch(
+              new Request(CLAIMS_HOOK_URL, { method: "POST", body: JSON.stringify(hookRequest) }),
+            );
+            checksum = (checksum + (await res.text()).length) | 0;
+          }
+          break;
+        case "hook-call":
+          for (let i = 0; i < hookN; i++) {
+            const answer = readHookAnswer(await callClaimsHook(env.CLAIMS_HOOK, hookRequest, 1000));
+            if (!("claims" in answer) || answer.claims.plan !== "enterprise") throw new Error("unexpected hook answer");
+            checksum = (checksum + 1) | 0;
+          }
+          break;
+        case "endpoint-hook":
+          for (let i = 0; i < hookN; i++) {
+            const res = await hot.tokenEndpoint(tokenRequest(claimsBasic), hookEnv);
+            if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${await res.text()}`);
             checksum = (checksum + res.status) | 0;
           }
           break;
@@ -240,6 +327,13 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
           }
           break;
         }
+        case "endpoint-claims":
+          for (let i = 0; i < n; i++) {
+            const res = await hot.tokenEndpoint(tokenRequest(claimsBasic), claimsEnv);
+            if (res.status !== 200) throw new Error(`token endpoint answered ${res.status}: ${await res.text()}`);
+            checksum = (checksum + res.status) | 0;
+          }
+          break;
       }
       collect?.();
       const body: MicroResponse = { mode, n, checksum };

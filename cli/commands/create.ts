@@ -6,9 +6,13 @@ import { recordForNewClient } from "../../src/clients/register.ts";
 import { generateClientId, generateSecret } from "../../src/clients/secrets.ts";
 import type { CommandSpec } from "../command.ts";
 import {
+  applyClaimEdits,
   assertImportable,
+  CLAIM_OPTIONS,
+  claimEditsFrom,
   durationOption,
   expiryFrom,
+  HELP_CLAIMS,
   HELP_KEYS,
   HELP_SETTINGS,
   KEY_OPTIONS,
@@ -28,6 +32,7 @@ export const create: CommandSpec = {
     "register a client; prints its id and secret (the only time the secret is shown), or only its id for a key client",
   options: {
     ...SETTINGS_OPTIONS,
+    ...CLAIM_OPTIONS,
     ...KEY_OPTIONS,
     "client-id": { type: "string" },
     "client-secret": { type: "string" },
@@ -36,11 +41,13 @@ export const create: CommandSpec = {
     disabled: { type: "boolean" },
   },
   positionals: 0,
-  help: [HELP_SETTINGS, HELP_KEYS],
+  help: [HELP_SETTINGS, HELP_CLAIMS, HELP_KEYS],
   async run(ctx) {
     const { values, now } = ctx;
     const settings = settingsFrom(values, false);
     if (settings.name === undefined) throw new CliError("--name is required");
+    const claimEdits = await claimEditsFrom(values, false);
+    if (claimEdits !== undefined) settings.claims = applyClaimEdits({}, claimEdits);
     if (values["introspect-only"] === true) {
       settings.tokenGrant = false;
       settings.canIntrospect = true;

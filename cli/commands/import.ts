@@ -22,6 +22,7 @@ const IMPORT_FIELDS = new Set([
   "enabled",
   "client_secret_expires_at",
   "quota_per_minute",
+  "claims",
 ]);
 
 async function prepareImport(entries: unknown, now: number): Promise<ClientRecord[]> {
@@ -79,6 +80,7 @@ async function prepareImport(entries: unknown, now: number): Promise<ClientRecor
               ttl: (e.ttl as number | null | undefined) ?? null,
               canIntrospect: e.can_introspect as boolean | undefined,
               quotaPerMinute: (e.quota_per_minute as number | null | undefined) ?? null,
+              claims: e.claims,
             } as ClientSettings & { name: string },
           },
           now,

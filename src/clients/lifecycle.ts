@@ -3,6 +3,7 @@
  * The CLI uses them; they take `now` and the freshly generated values as inputs and never do I/O.
  */
 
+import { ClaimsError, checkClaims, type ExtraClaims } from "../oauth/claims.ts";
 import { isScopeToken } from "../oauth/scope.ts";
 import {
   type ClientRecord,
@@ -44,6 +45,21 @@ export interface ClientSettings {
   quotaPerMinute?: number | null;
   /** Require a DPoP proof on every token request (RFC 9449 §5.2 `dpop_bound_access_tokens`). */
   requireDpop?: boolean;
+  /**
+   * The client's static claims, replacing the current ones (`{}` removes them all): a JSON object validated by
+   * src/oauth/claims.ts (reserved names, limits). Typed `unknown` so a parsed API body can be passed as it is.
+   */
+  claims?: unknown;
+}
+
+/** Validated static claims (a fresh object), or a `LifecycleError` whose message starts with the field, `claims`. */
+export function clientClaims(value: unknown): ExtraClaims {
+  try {
+    return checkClaims(value, { what: "claims" });
+  } catch (err) {
+    if (err instanceof ClaimsError) throw new LifecycleError(err.message);
+    throw err;
+  }
 }
 
 function check(settings: ClientSettings): void {
@@ -63,6 +79,7 @@ function check(settings: ClientSettings): void {
   if (quota !== undefined && quota !== null && (!Number.isInteger(quota) || quota < QUOTA_MIN || quota > QUOTA_MAX)) {
     throw new LifecycleError(`quota must be an integer between ${QUOTA_MIN} and ${QUOTA_MAX} tokens per minute`);
   }
+  if (settings.claims !== undefined) clientClaims(settings.claims);
 }
 
 function dedupe(values: string[]): string[] {
@@ -120,6 +137,7 @@ function baseRecord(clientId: string, settings: ClientSettings & { name: string 
     quota_per_minute: s.quotaPerMinute ?? null,
     tokens_revoked_before: null,
     dpop_bound_access_tokens: s.requireDpop ?? false,
+    claims: s.claims === undefined ? {} : clientClaims(s.claims),
   } as const;
 }
 
@@ -195,6 +213,7 @@ export function updateClient(record: ClientRecord, settings: ClientSettings, now
   if (settings.tokenGrant !== undefined) next.grant_types = settings.tokenGrant ? [GRANT_CLIENT_CREDENTIALS] : [];
   if (settings.quotaPerMinute !== undefined) next.quota_per_minute = settings.quotaPerMinute;
   if (settings.requireDpop !== undefined) next.dpop_bound_access_tokens = settings.requireDpop;
+  if (settings.claims !== undefined) next.claims = clientClaims(settings.claims);
   return next;
 }
 

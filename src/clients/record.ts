@@ -1,6 +1,7 @@
 /** The client registry record: one versioned JSON document per client (see docs/storage.md). */
 
 import { algorithmOf, checkJwk, isObject, JwkError, publicJwk } from "../jwt/jwk.ts";
+import { ClaimsError, checkClaims, type ExtraClaims } from "../oauth/claims.ts";
 import { isScopeToken } from "../oauth/scope.ts";
 import { remoteUrlProblem } from "../remote/url.ts";
 
@@ -84,6 +85,11 @@ export interface ClientRecord {
   jwks_uri: string | null;
   /** private_key_jwt: federated workload identity; else `null`. */
   federation: Federation | null;
+  /**
+   * Static claims every access token of the client carries (src/oauth/claims.ts has the rules); `{}` for none.
+   * Records written before claims existed lack the field: `{}`.
+   */
+  claims: ExtraClaims;
   /** base64url random salt shared by the client's secret hashes ("" for a key client). */
   salt: string;
   /** Newest first; 1 to MAX_SECRETS entries for a secret client, none for a key client. */
@@ -269,6 +275,20 @@ function parseCredentials(value: Record<string, unknown>): Credentials {
 }
 
 /**
+ * A stored record's static claims: the shape and limits of src/oauth/claims.ts, but a reserved name is kept (the
+ * token endpoint leaves it out of tokens and logs it) rather than making the whole record corrupt.
+ */
+function parseClaims(value: unknown): ExtraClaims {
+  if (value === undefined) return {};
+  try {
+    return checkClaims(value, { reserved: "keep" });
+  } catch (err) {
+    if (err instanceof ClaimsError) fail(err.message);
+    throw err;
+  }
+}
+
+/**
  * Validates a decoded KV value as a client record. Throws `RecordError` naming the first bad field, so a
  * corrupt record is reported (and refused) instead of half-trusted.
  */
@@ -311,6 +331,7 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
     jwks: credentials.jwks,
     jwks_uri: credentials.jwks_uri,
     federation: credentials.federation,
+    claims: parseClaims(value.claims),
     salt: credentials.salt,
     secrets: credentials.secrets,
     created_at: isoTime(value.created_at, "created_at"),
@@ -337,6 +358,7 @@ export function toPublic(record: ClientRecord): PublicClient {
     jwks: record.jwks === null ? null : { keys: record.jwks.keys.map((k) => ({ ...k })) },
     jwks_uri: record.jwks_uri,
     federation: record.federation === null ? null : { ...record.federation },
+    claims: structuredClone(record.claims),
     secrets: record.secrets.map((s) => ({ created_at: s.created_at, expires_at: s.expires_at })),
     created_at: record.created_at,
     updated_at: record.updated_at,

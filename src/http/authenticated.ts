@@ -100,6 +100,8 @@ export interface Audit {
   reason: string | undefined;
   /** Thumbprint of the DPoP key a token was bound to (public, RFC 7638). */
   dpop_jkt: string | undefined;
+  /** What the claims hook did for this token request, when one is configured (docs/claims.md). */
+  claims_hook: "ok" | "refused" | "failed" | "omitted" | undefined;
 }
 
 function newAudit(): Audit {
@@ -114,6 +116,7 @@ function newAudit(): Audit {
     token_client_id: undefined,
     reason: undefined,
     dpop_jkt: undefined,
+    claims_hook: undefined,
   };
 }
 
@@ -152,6 +155,7 @@ function writeAudit(
       aud: audit.aud,
       token_client_id: audit.token_client_id,
       dpop_jkt: audit.dpop_jkt,
+      claims_hook: audit.claims_hook,
       reason: audit.reason,
       error: error?.code,
       detail: error?.detail,

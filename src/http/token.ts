@@ -1,10 +1,13 @@
 /** RFC 6749 §4.4 token endpoint: read form → authenticate client → decide (pure) → sign → JSON. */
 
+import { claimsHookBinding } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
 import { signJwt } from "../jwt/sign.ts";
+import { log } from "../log.ts";
 import { decideClientCredentials } from "../oauth/client-credentials.ts";
 import { invalidRequest, OAuthError } from "../oauth/errors.ts";
 import { authenticate, openExchange, serveAudited } from "./authenticated.ts";
+import { applyClaimsHook } from "./claims-hook.ts";
 import { nextNonce, requireFreshNonce, tokenRequestProof } from "./dpop.ts";
 import { NO_STORE_HEADERS } from "./errors.ts";
 import { enforceQuota } from "./throttle.ts";
@@ -24,7 +27,7 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
     // Both DPoP steps answer synchronously when they have nothing to do: the common path awaits neither.
     const nonceCheck = requireFreshNonce(exchange);
     if (nonceCheck !== undefined) await nonceCheck;
-    const { client } = await authenticate(exchange);
+    const { client, method } = await authenticate(exchange);
     const proof = tokenRequestProof(exchange, client);
     const jkt = proof instanceof Promise ? await proof : proof;
     const decision = decideClientCredentials({
@@ -38,8 +41,19 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
       jti: crypto.randomUUID(),
       jkt,
     });
+    if (decision.ignoredClaims !== undefined) {
+      log("warn", "client_claims_ignored", {
+        client_id: client.record.client_id,
+        claims: decision.ignoredClaims,
+        fix: `reserved names are never put in tokens: remove them with \`npm run -s clients -- update ${client.record.client_id} --claim NAME=\``,
+      });
+    }
     const quota = client.record.quota_per_minute;
     if (quota !== null) await enforceQuota(env, client.record.client_id, quota, Date.now());
+    const hook = claimsHookBinding(env);
+    if (hook !== undefined) {
+      await applyClaimsHook({ hook, config: ctx.config, decision, authMethod: method, audit });
+    }
     const accessToken = await signJwt(exchange.keyring.active, decision.claims);
     // RFC 6749 §5.1 body, serialized by hand: the token is base64url and expires_in an integer, so only the
     // scope needs JSON escaping (its characters are already restricted by RFC 6749 §3.3).

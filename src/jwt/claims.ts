@@ -17,6 +17,12 @@ export interface AccessTokenClaims {
   cnf?: { jkt: string };
 }
 
+/**
+ * Verified access-token claims as an API sees them: keymint's own, plus the client's extra claims (static claims and
+ * those of the claims hook, docs/claims.md) as `unknown` values for the handler to check.
+ */
+export type TokenClaims = AccessTokenClaims & { readonly [claim: string]: unknown };
+
 /** Narrows a decoded payload to access-token claims; `null` when any required claim is missing or mistyped. */
 export function asAccessTokenClaims(value: unknown): AccessTokenClaims | null {
   if (!isObject(value)) return null;

@@ -2,6 +2,7 @@
 
 import { type ClientRecord, GRANT_CLIENT_CREDENTIALS } from "../clients/record.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
+import { addStaticClaims, hasClaims } from "./claims.ts";
 import { OAuthError } from "./errors.ts";
 import { grantScopes, parseScope } from "./scope.ts";
 
@@ -26,6 +27,8 @@ export interface ClientCredentialsDecision {
   expiresIn: number;
   /** Granted scopes, space-separated; `undefined` when none. */
   scope: string | undefined;
+  /** Reserved claim names in the client's stored static claims, left out of the token (to be logged). */
+  ignoredClaims?: string[];
 }
 
 /** RFC 8707 §2: a resource indicator is an absolute URI without a fragment. */
@@ -69,7 +72,8 @@ function decideAudience(input: ClientCredentialsInput): string | string[] {
 /**
  * Decides the access token for an authenticated client: grant allowed (`unauthorized_client`), scopes a
  * subset of the allowed ones (`invalid_scope`, RFC 6749 §3.3), audience from `resource` (`invalid_target`,
- * RFC 8707), lifetime from the client or the deployment default. Throws `OAuthError`; does no I/O.
+ * RFC 8707), lifetime from the client or the deployment default, and the client's static claims after the standard
+ * ones (reserved names never: src/oauth/claims.ts). Throws `OAuthError`; does no I/O.
  */
 export function decideClientCredentials(input: ClientCredentialsInput): ClientCredentialsDecision {
   const { client, now } = input;
@@ -92,5 +96,9 @@ export function decideClientCredentials(input: ClientCredentialsInput): ClientCr
   };
   if (scope !== undefined) claims.scope = scope;
   if (input.jkt !== undefined) claims.cnf = { jkt: input.jkt };
+  if (hasClaims(client.claims)) {
+    const ignored = addStaticClaims(claims, client.claims);
+    if (ignored !== null) return { claims, expiresIn, scope, ignoredClaims: ignored };
+  }
   return { claims, expiresIn, scope };
 }

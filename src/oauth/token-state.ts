@@ -2,6 +2,7 @@
 
 import { type ClientRecord, TTL_MAX } from "../clients/record.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
+import { extraClaimsOf } from "./claims.ts";
 
 /** Seconds of clock skew tolerated for `iat` in the future. */
 export const CLOCK_LEEWAY = 60;
@@ -95,7 +96,12 @@ export interface ActiveIntrospection {
   cnf?: { jkt: string };
 }
 
-export function activeIntrospection(claims: AccessTokenClaims): ActiveIntrospection {
+/**
+ * The introspection answer for an active token: keymint's members first, then the token's extra claims (static and
+ * hook claims; RFC 7662 §2.2 allows other members). Reserved names are never copied, so a claim cannot pose as
+ * `active` or `token_type`.
+ */
+export function activeIntrospection(claims: AccessTokenClaims): ActiveIntrospection & Record<string, unknown> {
   const out: ActiveIntrospection = {
     active: true,
     client_id: claims.client_id,
@@ -109,5 +115,5 @@ export function activeIntrospection(claims: AccessTokenClaims): ActiveIntrospect
   };
   if (claims.scope !== undefined) out.scope = claims.scope;
   if (claims.cnf !== undefined) out.cnf = { jkt: claims.cnf.jkt };
-  return out;
+  return Object.assign(out, extraClaimsOf(claims as unknown as Record<string, unknown>));
 }

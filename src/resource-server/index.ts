@@ -20,7 +20,7 @@
  */
 
 export type { KeyLookup } from "../jwt/access-token.ts";
-export type { AccessTokenClaims } from "../jwt/claims.ts";
+export type { AccessTokenClaims, TokenClaims } from "../jwt/claims.ts";
 export {
   metadataUrlFor,
   PROTECTED_RESOURCE_WELL_KNOWN,

@@ -6,7 +6,7 @@
 
 import type { Context, Handler, MiddlewareHandler } from "hono";
 import { type KeyLookup, verifyAccessTokenJws } from "../jwt/access-token.ts";
-import type { AccessTokenClaims } from "../jwt/claims.ts";
+import type { AccessTokenClaims, TokenClaims } from "../jwt/claims.ts";
 import { TOKEN_SIGNING_ALGS } from "../jwt/jwk.ts";
 import { importHmacKeysByKid, MIN_KEY_LENGTH, parseKeyList, type VerificationKey } from "../jwt/keys.ts";
 import { checkDpopProof, DPOP_ALG_NAMES, DpopReplayCache, type ProofReplayCheck } from "../oauth/dpop.ts";
@@ -84,8 +84,11 @@ export interface RequireTokenOptions {
   replayGuard?: (env: Env) => DurableObjectNamespace | ReplayGuardNamespace | undefined;
 }
 
-/** Hono variables set by `requireToken`: the verified claims under `token`. */
-export type TokenVariables = { token: AccessTokenClaims };
+/**
+ * Hono variables set by `requireToken`: the verified claims under `token`, extra claims included
+ * (`c.get("token").tenant` is `unknown`: check its type before use).
+ */
+export type TokenVariables = { token: TokenClaims };
 
 function defaultKeys(env: Env): string[] {
   const keys: string[] = [];
@@ -122,7 +125,7 @@ export function jwksKeyLookup(jwksUrl: string, fetcher?: FetcherLike): KeyLookup
 }
 
 export type VerifyOutcome =
-  | { ok: true; claims: AccessTokenClaims }
+  | { ok: true; claims: TokenClaims }
   | {
       ok: false;
       status: 401 | 403;
@@ -232,8 +235,12 @@ export async function verifyAccessToken(
   return scopeOutcome(claims, expect.scopes ?? [], dpop);
 }
 
-/** RFC 6750 §3.1 `insufficient_scope` when the verified claims lack one of `required`. */
-function scopeOutcome(claims: AccessTokenClaims, required: readonly string[], dpop: boolean): VerifyOutcome {
+/**
+ * RFC 6750 §3.1 `insufficient_scope` when the verified claims lack one of `required`. The claims are passed on as
+ * verified: extra claims (static, hook) reach the handler as unknown values.
+ */
+function scopeOutcome(verified: AccessTokenClaims, required: readonly string[], dpop: boolean): VerifyOutcome {
+  const claims = verified as TokenClaims;
   if (required.length === 0) return { ok: true, claims };
   const granted = new Set((claims.scope ?? "").split(" ").filter(Boolean));
   const missing = required.filter((s) => !granted.has(s));

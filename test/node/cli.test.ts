@@ -503,6 +503,134 @@ describe("DPoP requirement (RFC 9449 §5.2 dpop_bound_access_tokens)", () => {
   });
 });
 
+describe("static claims (CONTRACT: Claims in tokens)", () => {
+  it("sets claims with --claim NAME=VALUE (JSON when it parses, else a string) and --claims-file, shown by show and list", async () => {
+    const file = join(project, "claims.json");
+    await writeFile(file, JSON.stringify({ region: "eu", limits: { rps: 10 } }));
+    const created = await createClient([
+      "--claims-file",
+      file,
+      "--claim",
+      "tenant=acme",
+      "--claim",
+      'roles=["reader","billing"]',
+      "--claim",
+      "tier=3",
+      "--claim",
+      "beta=true",
+      "--claim",
+      'quoted="42"',
+      "--claim",
+      "note=not json, a string",
+      "--claim",
+      "https://example.com/team=core",
+    ]);
+    const expected = {
+      region: "eu",
+      limits: { rps: 10 },
+      tenant: "acme",
+      roles: ["reader", "billing"],
+      tier: 3,
+      beta: true,
+      quoted: "42",
+      note: "not json, a string",
+      "https://example.com/team": "core",
+    };
+    expect(created.claims).toEqual(expected);
+    expect(JSON.parse(await ok(["show", created.client_id, "--json"])).claims).toEqual(expected);
+    const listed = JSON.parse(await ok(["list", "--json"])) as { client_id: string; claims: unknown }[];
+    expect(listed.find((c) => c.client_id === created.client_id)?.claims).toEqual(expected);
+    expect(await ok(["show", created.client_id])).toMatch(/claims\s+\{"region":"eu",.*"tenant":"acme"/);
+    expect(JSON.parse(await ok(["show", (await createClient()).client_id, "--json"])).claims).toEqual({});
+  });
+
+  it("updates: --claim sets or replaces one claim, --claim NAME= removes it, --claims-file replaces all, --no-claims clears", async () => {
+    const { client_id: id } = await createClient(["--claim", "tenant=acme", "--claim", "tier=1"]);
+    const claimsAfter = async (args: string[]) => JSON.parse(await ok(["update", id, ...args, "--json"])).claims;
+    expect(await claimsAfter(["--claim", "tier=2", "--claim", "env=prod"])).toEqual({
+      tenant: "acme",
+      tier: 2,
+      env: "prod",
+    });
+    expect(await claimsAfter(["--claim", "tier="])).toEqual({ tenant: "acme", env: "prod" });
+    const file = join(project, "replace.json");
+    await writeFile(file, JSON.stringify({ team: "core" }));
+    expect(await claimsAfter(["--claims-file", file, "--claim", "env=dev"])).toEqual({ team: "core", env: "dev" });
+    expect(await claimsAfter(["--no-claims"])).toEqual({});
+    expect(await claimsAfter(["--no-claims", "--claim", "fresh=1"])).toEqual({ fresh: 1 });
+  });
+
+  it("refuses every reserved name on create with a message on stderr and a non-zero exit, writing nothing", async () => {
+    const names = [
+      ..."iss sub aud exp nbf iat jti client_id scope cnf act may_act auth_time acr amr azp typ".split(" "),
+      "keymint_role",
+      "KEYMINT",
+    ];
+    for (const name of names) {
+      // --dry-run prints every wrangler kv command it would run: no "put" means nothing would be written.
+      const result = await cli([
+        "create",
+        "--name",
+        "x",
+        "--claim",
+        "tenant=acme",
+        "--claim",
+        `${name}=x`,
+        "--dry-run",
+      ]);
+      expect(result.code, name).toBe(1);
+      expect(result.stdout, name).toBe("");
+      expect(result.stderr, name).toContain(`error: claims: "${name}" is reserved`);
+      expect(result.stderr, name).not.toMatch(/kv key put/);
+    }
+  });
+
+  it("refuses reserved names and limits on update and leaves the client as it was", async () => {
+    const { client_id: id } = await createClient(["--claim", "tenant=acme"]);
+    const before = await ok(["show", id, "--json"]);
+    const refusals: [string[], RegExp][] = [
+      [["--claim", "sub=admin"], /claims: "sub" is reserved/],
+      [["--claim", "keymint:admin=true"], /claims: "keymint:admin" is reserved/],
+      [["--claim", `big=${"x".repeat(2100)}`], /claims take \d+ bytes as JSON, more than the 2048/],
+      [["--claim", "id=12345678901234567890"], /beyond 2\^53.*as a string/],
+    ];
+    for (const [args, message] of refusals) {
+      const result = await cli(["update", id, ...args]);
+      expect(result.code, args.join(" ")).toBe(1);
+      expect(result.stderr, args.join(" ")).toMatch(message);
+    }
+    // Mistakes in the options themselves are found before the registry is read (--dry-run: nothing runs).
+    const mistakes: [string[], RegExp][] = [
+      [["--claim", "noequals"], /--claim must be NAME=VALUE/],
+      [["--claim", "a=1", "--claim", "a=2"], /--claim a is given more than once/],
+      [["--no-claims", "--claims-file", "x.json"], /exclude each other/],
+      [["--claims-file", "/no/such/file.json"], /cannot read --claims-file/],
+    ];
+    for (const [args, message] of mistakes) {
+      const result = await cli(["update", id, ...args, "--dry-run"]);
+      expect(result.code, args.join(" ")).toBe(1);
+      expect(result.stderr, args.join(" ")).toMatch(message);
+    }
+    expect(await ok(["show", id, "--json"])).toBe(before);
+    const createRemove = await cli(["create", "--name", "x", "--claim", "tenant=", "--dry-run"]);
+    expect(createRemove.code).toBe(1);
+    expect(createRemove.stderr).toMatch(/removes a claim \(only with update\)/);
+  });
+
+  it("imports claims with a client, validated like create", async () => {
+    const file = join(project, "import-claims.json");
+    const id = `imp-claims-${Date.now()}`;
+    const secret = "imported-secret-with-enough-entropy-0123456789";
+    await writeFile(file, JSON.stringify([{ client_id: id, client_secret: secret, claims: { tenant: "acme" } }]));
+    await ok(["import", file]);
+    expect(JSON.parse(await ok(["show", id, "--json"])).claims).toEqual({ tenant: "acme" });
+    await writeFile(file, JSON.stringify([{ client_id: `${id}-2`, client_secret: secret, claims: { iss: "x" } }]));
+    const refused = await cli(["import", file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/claims: "iss" is reserved/);
+  });
+});
+
 describe("no output ever reveals a salt or a secret hash", () => {
   it("holds for everything the CLI printed in this file", async () => {
     const records = JSON.parse(await ok(["list", "--json"])) as { client_id: string }[];

@@ -9,7 +9,13 @@ import { parseEnv } from "node:util";
 import { describe, expect, it } from "vitest";
 import { unstable_readConfig } from "wrangler";
 import { describeLocalSettings, varNames } from "../../scripts/local-settings.ts";
-import { OPTIONAL_SECRETS, REQUIRED_SECRETS, SETTING_NAMES, VAR_DEFAULTS } from "../../src/settings.ts";
+import {
+  OPTIONAL_BINDINGS,
+  OPTIONAL_SECRETS,
+  REQUIRED_SECRETS,
+  SETTING_NAMES,
+  VAR_DEFAULTS,
+} from "../../src/settings.ts";
 import { ROOT, run } from "./helpers.ts";
 
 const SECRETS: readonly string[] = [...REQUIRED_SECRETS, ...OPTIONAL_SECRETS];
@@ -22,6 +28,14 @@ describe("wrangler.toml", () => {
 
   it("gives no var a secret's name (wrangler secret put of a [vars] name fails on deploy)", () => {
     expect(Object.keys(config.vars).filter((name) => SECRETS.includes(name))).toEqual([]);
+  });
+
+  it("leaves the optional bindings out (a binding to a missing Worker fails deploy) but shows them commented", async () => {
+    const toml = await readFile(join(ROOT, "wrangler.toml"), "utf8");
+    for (const name of OPTIONAL_BINDINGS) {
+      expect(config.services?.some((s) => s.binding === name) ?? false, name).toBe(false);
+      expect(toml, name).toMatch(new RegExp(`^# binding = "${name}"$`, "m"));
+    }
   });
 
   it("has no [secrets] section, which would make wrangler dev drop every other .dev.vars name", async () => {
@@ -65,6 +79,7 @@ describe("README configuration table", () => {
       "CLIENTS",
       ...config.ratelimits.map((r) => r.name),
       ...config.durable_objects.bindings.map((b) => b.name),
+      ...OPTIONAL_BINDINGS,
     ];
     for (const name of bindings) expect(rows.get(name)?.kind, name).toMatch(/binding$/);
     expect([...rows.keys()].sort()).toEqual([...SETTING_NAMES, ...bindings].sort());

@@ -61,6 +61,14 @@ api.get("/reports", tokenWith(["read"]), (c) => {
   return c.json({ reports: ["q1", "q2"], for: token.client_id });
 });
 
+// The client's extra claims (static, or from keymint's claims hook) reach the handler as unknown values: check them.
+api.get("/whoami", tokenWith(["read"]), (c) => {
+  const token = c.get("token");
+  const tenant = typeof token.tenant === "string" ? token.tenant : null;
+  const roles = Array.isArray(token.roles) ? token.roles.filter((r): r is string => typeof r === "string") : [];
+  return c.json({ client_id: token.client_id, tenant, roles });
+});
+
 api.post("/reports", tokenWith(["write"]), (c) => c.json({ created: true, by: c.get("token").client_id }, 201));
 
 // Sender-constrained only (RFC 9449): a stolen token is useless without the client's private key.
