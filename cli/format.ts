@@ -14,8 +14,31 @@ function keysSummary(client: PublicClient): string {
   return `jwks: ${count} key${count === 1 ? "" : "s"}`;
 }
 
+/** How an mTLS client is recognized, in a few words. */
+function certificateSummary(client: PublicClient): string {
+  const count = client.tls_client_certificate_thumbprints.length;
+  if (client.token_endpoint_auth_method === "self_signed_tls_client_auth") {
+    return `self-signed: ${count} certificate${count === 1 ? "" : "s"}`;
+  }
+  const [field, value] = mtlsSubject(client) ?? ["", ""];
+  return `${field.replace("tls_client_auth_", "")}: ${value}`;
+}
+
+function mtlsSubject(client: PublicClient): [string, string] | undefined {
+  const pairs: [string, string | null][] = [
+    ["tls_client_auth_subject_dn", client.tls_client_auth_subject_dn],
+    ["tls_client_auth_san_dns", client.tls_client_auth_san_dns],
+    ["tls_client_auth_san_uri", client.tls_client_auth_san_uri],
+    ["tls_client_auth_san_ip", client.tls_client_auth_san_ip],
+    ["tls_client_auth_san_email", client.tls_client_auth_san_email],
+  ];
+  const found = pairs.find(([, value]) => value !== null);
+  return found === undefined ? undefined : [found[0], found[1] as string];
+}
+
 function secretsSummary(client: PublicClient, now: number): string {
   if (client.token_endpoint_auth_method === "private_key_jwt") return `none (${keysSummary(client)})`;
+  if (client.token_endpoint_auth_method !== "client_secret_basic") return `none (${certificateSummary(client)})`;
   return client.secrets
     .map((s, i) => {
       const label = i === 0 ? "current" : "previous";
@@ -55,6 +78,11 @@ export function clientTable(
 }
 
 function keyDetails(c: PublicClient): [string, string][] {
+  const subject = mtlsSubject(c);
+  if (subject !== undefined) return [subject];
+  if (c.token_endpoint_auth_method === "self_signed_tls_client_auth") {
+    return [["tls_client_certificate_thumbprints", c.tls_client_certificate_thumbprints.join(", ")]];
+  }
   if (c.federation !== null) {
     return [
       ["federated_issuer", c.federation.issuer],
@@ -82,6 +110,10 @@ export function clientDetails(c: PublicClient, now: number): string {
     ["can_introspect", c.can_introspect ? "yes" : "no"],
     ["quota", c.quota_per_minute === null ? "none" : `${c.quota_per_minute} tokens/minute`],
     ["dpop_bound_access_tokens", c.dpop_bound_access_tokens ? "yes (DPoP proof required)" : "no"],
+    [
+      "tls_client_certificate_bound_access_tokens",
+      c.tls_client_certificate_bound_access_tokens ? "yes (mutual TLS required)" : "no",
+    ],
     ["claims", Object.keys(c.claims).length === 0 ? "-" : JSON.stringify(c.claims)],
     ["token_endpoint_auth_method", c.token_endpoint_auth_method],
     ...keyDetails(c),

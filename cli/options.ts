@@ -1,7 +1,8 @@
 /** Option parsing shared by the clients-CLI commands: settings, secrets, keys, durations. */
 
+import { X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { ClientKeys, ClientSettings } from "../src/clients/lifecycle.ts";
+import type { ClientKeys, ClientSettings, MtlsRegistration } from "../src/clients/lifecycle.ts";
 import { CLIENT_KEY_ALGS, type ClientJwks, normalizeClientJwks, RecordError } from "../src/clients/record.ts";
 import { secretWeakness } from "../src/clients/secrets.ts";
 import { algorithmOf, importParams, publicMembers } from "../src/jwt/jwk.ts";
@@ -12,6 +13,13 @@ import {
   type ExtraClaims,
   RESERVED_CLAIM_NAMES,
 } from "../src/oauth/claims.ts";
+import {
+  CertificateError,
+  jwksThumbprints,
+  normalizeFingerprint,
+  pemCertificates,
+  thumbprintOf,
+} from "../src/x509/thumbprint.ts";
 import type { Values } from "./command.ts";
 import { parseDuration } from "./duration.ts";
 import { CliError } from "./registry.ts";
@@ -36,6 +44,7 @@ export const SETTINGS_OPTIONS = {
   "can-introspect": { type: "boolean" },
   quota: { type: "string" },
   "require-dpop": { type: "boolean" },
+  "require-mtls-binding": { type: "boolean" },
 } as const;
 
 /** Static claims (`claims` is only for `update --no-claims`). */
@@ -50,6 +59,16 @@ export const KEY_OPTIONS = {
   "federated-issuer": { type: "string" },
   "federated-subject": { type: "string" },
   "federated-audience": { type: "string" },
+} as const;
+
+export const MTLS_OPTIONS = {
+  "tls-subject-dn": { type: "string" },
+  "tls-san-dns": { type: "string" },
+  "tls-san-uri": { type: "string" },
+  "tls-san-ip": { type: "string" },
+  "tls-san-email": { type: "string" },
+  "tls-certificate": { type: "string", multiple: true },
+  "tls-fingerprint": { type: "string", multiple: true },
 } as const;
 
 export const HELP_TARGET = `Target (every command):
@@ -71,7 +90,9 @@ export const HELP_SETTINGS = `Client settings:
   --can-introspect        may call /oauth2/introspect (update: --no-can-introspect to remove)
   --quota N               tokens per minute (at least 10) (update: "none" to remove)
   --require-dpop          every token request must carry a DPoP proof (RFC 9449); tokens are then bound to the
-                          client's key (update: --no-require-dpop to remove)`;
+                          client's key (update: --no-require-dpop to remove)
+  --require-mtls-binding  every token request must come over mutual TLS; tokens are then bound to the client's
+                          TLS certificate (RFC 8705 section 3; update: --no-require-mtls-binding to remove)`;
 
 export const HELP_CLAIMS = `Static claims, carried by every access token of the client (docs/claims.md):
   --claim NAME=VALUE      set a claim (repeatable); VALUE is JSON when it parses as JSON (42, true, ["a","b"],
@@ -87,6 +108,17 @@ export const HELP_KEYS = `Keys instead of a secret (private_key_jwt, RFC 7523; n
   --federated-issuer URL  federated workload identity: the OpenID Connect issuer whose tokens the workload presents
   --federated-subject SUB   the exact "sub" of those tokens (e.g. repo:acme/app:ref:refs/heads/main)
   --federated-audience AUD  the "aud" they must carry (default: keymint's issuer)`;
+
+export const HELP_MTLS = `A TLS client certificate instead of a secret (RFC 8705, through Cloudflare mTLS; see docs/mtls.md):
+  --tls-subject-dn DN     tls_client_auth: the certificate's subject DN (RFC 4514, e.g. "CN=billing,O=Acme,C=US")
+  --tls-san-dns NAME      tls_client_auth: a dNSName in the certificate's subject alternative names instead
+  --tls-san-uri URI       … a URI SAN (e.g. a SPIFFE ID spiffe://acme.example/ns/prod/sa/billing)
+  --tls-san-ip IP         … an iPAddress SAN
+  --tls-san-email ADDR    … an rfc822Name (e-mail) SAN
+  --tls-certificate FILE  self_signed_tls_client_auth: the client's certificate, PEM (or a JWK Set with x5c);
+                          repeatable, and a PEM file may hold several (rotation)
+  --tls-fingerprint SHA256  self_signed_tls_client_auth: a certificate's SHA-256 fingerprint (hex, colons optional,
+                          as \`openssl x509 -noout -fingerprint -sha256\` prints it); repeatable`;
 
 export function str(values: Values, name: string): string | undefined {
   const v = values[name];
@@ -116,6 +148,12 @@ export function expiryFrom(now: number, seconds: number | undefined): number | n
   return seconds === undefined || seconds === 0 ? null : now + seconds;
 }
 
+function strings(values: Values, name: string): string[] {
+  const v = values[name];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map(String);
+}
+
 export function settingsFrom(values: Values, forUpdate: boolean): ClientSettings {
   const settings: ClientSettings = {};
   const name = str(values, "name");
@@ -130,6 +168,8 @@ export function settingsFrom(values: Values, forUpdate: boolean): ClientSettings
   if (typeof canIntrospect === "boolean") settings.canIntrospect = canIntrospect;
   const requireDpop = values["require-dpop"];
   if (typeof requireDpop === "boolean") settings.requireDpop = requireDpop;
+  const requireMtlsBinding = values["require-mtls-binding"];
+  if (typeof requireMtlsBinding === "boolean") settings.requireMtlsBinding = requireMtlsBinding;
   const quota = str(values, "quota");
   if (quota !== undefined)
     settings.quotaPerMinute = forUpdate && quota === "none" ? null : integerOption(quota, "--quota");
@@ -231,6 +271,94 @@ export function jwksOf(value: unknown): ClientJwks {
     if (err instanceof RecordError) throw new CliError(err.message);
     throw err;
   }
+}
+
+const SUBJECT_FLAGS = {
+  "tls-subject-dn": "tls_client_auth_subject_dn",
+  "tls-san-dns": "tls_client_auth_san_dns",
+  "tls-san-uri": "tls_client_auth_san_uri",
+  "tls-san-ip": "tls_client_auth_san_ip",
+  "tls-san-email": "tls_client_auth_san_email",
+} as const;
+
+/** The x5t#S256 of each certificate in a PEM file, or in a JWK Set file (x5c); checks that each is a certificate. */
+async function certificateFileThumbprints(path: string, now: number): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new CliError(`cannot read --tls-certificate ${path}: ${(err as Error).message}`);
+  }
+  try {
+    if (text.trimStart().startsWith("{")) {
+      let jwks: unknown;
+      try {
+        jwks = JSON.parse(text);
+      } catch {
+        throw new CliError(`--tls-certificate ${path} is neither PEM nor valid JSON`);
+      }
+      return await jwksThumbprints(jwks);
+    }
+    const thumbprints: string[] = [];
+    for (const der of pemCertificates(text)) {
+      let certificate: X509Certificate;
+      try {
+        certificate = new X509Certificate(der);
+      } catch (err) {
+        throw new CliError(`--tls-certificate ${path}: not an X.509 certificate (${(err as Error).message})`);
+      }
+      if (Date.parse(certificate.validTo) / 1000 < now) {
+        process.stderr.write(
+          `warning: the certificate ${certificate.subject.replace(/\n/g, ", ")} in ${path} has expired\n`,
+        );
+      }
+      thumbprints.push(await thumbprintOf(der));
+    }
+    return thumbprints;
+  } catch (err) {
+    if (err instanceof CertificateError) throw new CliError(`--tls-certificate ${path}: ${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * The mTLS options, or `undefined` when none is given: one subject (`--tls-subject-dn` or one `--tls-san-*`) for
+ * tls_client_auth, or certificates (`--tls-certificate`, `--tls-fingerprint`) for self_signed_tls_client_auth.
+ * The lifecycle rules then check the values themselves.
+ */
+export async function mtlsFrom(values: Values, now: number): Promise<MtlsRegistration | undefined> {
+  const subjects = Object.entries(SUBJECT_FLAGS).filter(([flag]) => str(values, flag) !== undefined);
+  const files = strings(values, "tls-certificate");
+  const fingerprints = strings(values, "tls-fingerprint");
+  if (subjects.length === 0 && files.length === 0 && fingerprints.length === 0) return undefined;
+  if (subjects.length > 0 && files.length + fingerprints.length > 0) {
+    throw new CliError(
+      "--tls-subject-dn / --tls-san-* (tls_client_auth) and --tls-certificate / --tls-fingerprint (self_signed_tls_client_auth) exclude each other",
+    );
+  }
+  if (subjects.length > 0) {
+    if (subjects.length > 1) {
+      throw new CliError(
+        `give exactly one of --tls-subject-dn and --tls-san-* (RFC 8705 section 2.1.2), not ${subjects.map(([f]) => `--${f}`).join(" and ")}`,
+      );
+    }
+    const [flag, field] = subjects[0] as [
+      keyof typeof SUBJECT_FLAGS,
+      (typeof SUBJECT_FLAGS)[keyof typeof SUBJECT_FLAGS],
+    ];
+    return { token_endpoint_auth_method: "tls_client_auth", [field]: str(values, flag) };
+  }
+  const thumbprints: string[] = [];
+  for (const file of files) thumbprints.push(...(await certificateFileThumbprints(file, now)));
+  for (const fingerprint of fingerprints) {
+    try {
+      thumbprints.push(normalizeFingerprint(fingerprint));
+    } catch (err) {
+      if (err instanceof CertificateError) throw new CliError(`--tls-fingerprint: ${err.message}`);
+      throw err;
+    }
+  }
+  return { token_endpoint_auth_method: "self_signed_tls_client_auth", tls_client_certificate_thumbprints: thumbprints };
 }
 
 /** Changes to a client's static claims asked for on the command line. */

@@ -12,6 +12,7 @@ import { type ClientSettings, newKeyClientRecord } from "../../src/clients/lifec
 import { clientKey } from "../../src/clients/record.ts";
 import { recordForNewClient } from "../../src/clients/register.ts";
 import { BENCH_CLAIMS, benchCredentials, type Credentials } from "./clients.ts";
+import { mtlsRecord } from "./mtls.ts";
 
 export const API_AUDIENCE = "https://api.example.com";
 /** The `aud` the federated client requires of its outside tokens. */
@@ -36,6 +37,8 @@ export interface Fixtures {
   federated: { clientId: string; issuer: string; tokens: string[] };
   api: Credentials;
   introspector: Credentials;
+  /** A tls_client_auth client (RFC 8705): its id; the certificate is the one in bench/lib/mtls.ts edgeCf(). */
+  mtls: { clientId: string };
   /** A secret client with 3 static claims (BENCH_CLAIMS), tenant "acme": the example hook grants it everything. */
   claims: Credentials;
 }
@@ -148,6 +151,8 @@ export async function extraClients(
     now,
   );
   records.push([clientKey(federatedId), JSON.stringify(federated)]);
+  const mtlsId = benchCredentials(seed, API_INDEX + 30).clientId;
+  records.push(mtlsRecord(mtlsId, now));
   const api = benchCredentials(seed, API_INDEX);
   const introspector = benchCredentials(seed, INTROSPECTOR_INDEX);
   const claims = benchCredentials(seed, CLAIMS_INDEX);
@@ -174,6 +179,7 @@ export async function extraClients(
       },
       api,
       introspector,
+      mtls: { clientId: mtlsId },
       claims,
     },
   };

@@ -13,6 +13,7 @@ import { iterationsFor, MICRO_MODES, type MicroMode, type MicroResponse } from "
 import { bundleEntry, rootPath } from "./bundle.ts";
 import { BENCH_CLAIMS, benchCredentials, benchRecord, newSeed } from "./clients.ts";
 import { gcRecordsIn } from "./gc.ts";
+import { edgeCf, mtlsRecord } from "./mtls.ts";
 import { fileSize, freePort, info, type ManagedProcess } from "./process.ts";
 import { processCpuNanos } from "./procfs.ts";
 import { bundleClaimsHook, claimsHookVars, randomSigningKey } from "./servers.ts";
@@ -112,6 +113,11 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
       { name: "CLAIMS_SECRET", text: claimsCredentials.secret },
       { name: "TOKEN_SIGNING_KEY", text: signingKey },
       { name: "ISSUER", text: ISSUER },
+      {
+        name: "MTLS_CLIENT_RECORD",
+        text: mtlsRecord(benchCredentials(seed, 1).clientId, Math.floor(Date.now() / 1000))[1],
+      },
+      { name: "MTLS_CF", text: JSON.stringify(edgeCf()) },
       { name: "CLAIMS_HOOK", service: "claims-hook" },
     ],
     workers: [{ name: "claims-hook", bundle: hook, bindings: claimsHookVars() }],
@@ -159,6 +165,8 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
         request: net("request"),
         endpoint: net("endpoint"),
         "endpoint-quiet": net("endpoint-quiet"),
+        "endpoint-mtls": net("endpoint-mtls"),
+        "request-mtls": net("request-mtls"),
         "endpoint-claims": net("endpoint-claims"),
         "hook-floor": net("hook-floor"),
         "hook-call": net("hook-call"),
@@ -202,7 +210,7 @@ export async function runMicro(dir: string, options: MicroOptions): Promise<Micr
     info(
       `micro: ${result.usPerOp.token} µs/token (verify ${result.usPerOp.verify}, decide ${result.usPerOp.decide}, ` +
         `sign ${result.usPerOp.sign}; cache-miss prepare ${result.usPerOp.prepare}); whole endpoint ` +
-        `${result.usPerOp.endpoint} (audit off ${result.usPerOp["endpoint-quiet"]}) vs request+constant response ` +
+        `${result.usPerOp.endpoint} (audit off ${result.usPerOp["endpoint-quiet"]}, tls_client_auth ${result.usPerOp["endpoint-mtls"]}) vs request+constant response ` +
         `${result.usPerOp.request}; with 3 static claims ${result.usPerOp["token-claims"]} µs/token, whole endpoint ` +
         `${result.usPerOp["endpoint-claims"]}; through the claims hook ${result.usPerOp["endpoint-hook"]} (hook call ` +
         `${result.usPerOp["hook-call"]}, bare service-binding round trip ${result.usPerOp["hook-floor"]}) [${clock}]`,

@@ -508,6 +508,11 @@ export function microTable(micro: MicroResult): string {
     ["the whole token endpoint on that Request (audit log on)", micro.usPerOp.endpoint],
     ["the whole token endpoint, AUDIT_LOG=off", micro.usPerOp["endpoint-quiet"]],
     ["keymint's own work per token (whole endpoint − request)", micro.usPerOp.endpoint - micro.usPerOp.request],
+    ["the whole token endpoint for a tls_client_auth client (RFC 8705, request.cf)", micro.usPerOp["endpoint-mtls"]],
+    [
+      "keymint's own work per tls_client_auth token (whole endpoint − its request)",
+      micro.usPerOp["endpoint-mtls"] - micro.usPerOp["request-mtls"],
+    ],
   ];
   const claims = micro.usPerOp["endpoint-claims"];
   if (claims !== undefined) {

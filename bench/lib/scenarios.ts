@@ -7,6 +7,7 @@
 import type { JsonWebKey } from "node:crypto";
 import { basicAuthorization, type Credentials, FORM_CONTENT_TYPE, TOKEN_PATH, TOKEN_REQUEST_BODY } from "./clients.ts";
 import type { AssertionAlg, Fixtures } from "./fixtures.ts";
+import { CF_BLOB_HEADER, edgeCf, mtlsTokenBody } from "./mtls.ts";
 import { JWT_BEARER, type RequestPlan } from "./requests.ts";
 
 /** The servers a scenario can run against (the floors are always there). */
@@ -239,6 +240,21 @@ export const SCENARIOS: readonly Scenario[] = [
         bodies: tokens.map((token) => `${prefix}${token}`),
       };
     },
+  },
+  {
+    id: "mtls",
+    label: "HS256 token, tls_client_auth (RFC 8705: Cloudflare's verified certificate, subject DN)",
+    server: "keymint",
+    primary: false,
+    writes: false,
+    expectedRate: 8000,
+    plan: (ctx) => ({
+      kind: "list",
+      method: "POST",
+      path: TOKEN_PATH,
+      headers: [{ ...FORM, [CF_BLOB_HEADER]: JSON.stringify(edgeCf()) }],
+      bodies: [mtlsTokenBody(ctx.fixtures.mtls.clientId)],
+    }),
   },
   {
     id: "introspect",

@@ -14,6 +14,7 @@ import {
 } from "./clients.ts";
 import { API_AUDIENCE } from "./fixtures.ts";
 import { startKvService } from "./kv.ts";
+import { CF_BLOB_HEADER } from "./mtls.ts";
 import { freePort, type ManagedProcess, waitUntil } from "./process.ts";
 import type { RequestPlan } from "./requests.ts";
 import { type Binding, startWorkerd } from "./workerd.ts";
@@ -90,6 +91,8 @@ export async function startKeymint(options: KeymintOptions): Promise<Server> {
     externals: { kv: `127.0.0.1:${options.kvPort}` },
     // Federated clients: keymint fetches the outside issuer's discovery and JWKS from the KV service's port.
     loopbackFetch: true,
+    // mTLS clients: the request's `cf` (Cloudflare's tlsClientAuth) comes in a header, as the edge would set it.
+    cfBlobHeader: CF_BLOB_HEADER,
   });
   const url = `http://127.0.0.1:${port}`;
   let last = "";

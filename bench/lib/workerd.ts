@@ -48,6 +48,8 @@ export interface WorkerdConfig {
   loopbackFetch?: boolean;
   /** Directory of the Durable Objects' storage (one per server: two workerd processes never share one). */
   storagePath?: string;
+  /** Take `request.cf` from this request header (workerd's `cfBlobHeader`), as the edge would set it. */
+  cfBlobHeader?: string;
   /** Further Workers in the same process (same thread, like a service binding at the edge), not on any socket. */
   workers?: readonly ExtraWorker[];
 }
@@ -138,7 +140,7 @@ ${externals.join("\n")}
 ${extraWorkers.join("\n")}
   ],
   sockets = [
-    (name = "http", address = ${str(`127.0.0.1:${config.port}`)}, http = (), service = "main"),
+    (name = "http", address = ${str(`127.0.0.1:${config.port}`)}, http = (${config.cfBlobHeader === undefined ? "" : `cfBlobHeader = ${str(config.cfBlobHeader)}`}), service = "main"),
   ],
   v8Flags = [${v8Flags().map(str).join(", ")}],
 );

@@ -14,6 +14,10 @@
  * - `endpoint` the whole token endpoint (tokenEndpoint: form, Basic auth, cached client, throttle checks,
  *   decide, sign, audit log, Response) on the same Request, minus nothing: compare it with `request`
  * - `endpoint-quiet` the same with AUDIT_LOG=off
+ * - `endpoint-mtls` the whole token endpoint for a tls_client_auth client (RFC 8705): `client_id` in the body and
+ *   Cloudflare's `request.cf.tlsClientAuth` instead of Basic credentials (compare it with `endpoint`)
+ * - `request-mtls` what `request` measures, for that mTLS Request (its `cf` object included; subtract it from
+ *   `endpoint-mtls` as `request` from `endpoint`)
  * - `endpoint-claims` the whole token endpoint for the client with 3 static claims (compare with `endpoint`)
  * - `hook-floor` a bare service-binding round trip to the example claims hook (fetch a JSON POST, read the text)
  * - `hook-call` callClaimsHook + readHookAnswer: keymint's hook call (timeout, bounded read, JSON, rules)
@@ -60,6 +64,9 @@ export interface MicroEnv {
   CLAIMS_HOOK: HookBinding;
   TOKEN_SIGNING_KEY: string;
   ISSUER: string;
+  /** A tls_client_auth client's record, and the `request.cf` (JSON) its token requests carry. */
+  MTLS_CLIENT_RECORD: string;
+  MTLS_CF: string;
 }
 
 export const MICRO_MODES = [
@@ -73,6 +80,8 @@ export const MICRO_MODES = [
   "request",
   "endpoint",
   "endpoint-quiet",
+  "endpoint-mtls",
+  "request-mtls",
   "endpoint-claims",
   "hook-floor",
   "hook-call",
@@ -127,6 +136,7 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
   let keyPromise: Promise<Key> | undefined;
   // One env object for the isolate, as workerd passes one: keymint memoizes its config and store per env.
   let workerEnv: Record<string, unknown> | undefined;
+  let mtlsEnv: Record<string, unknown> | undefined;
   let claimsEnv: Record<string, unknown> | undefined;
   let hookEnv: Record<string, unknown> | undefined;
 
@@ -180,6 +190,18 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
         DEFAULT_AUDIENCE: "",
         CLIENT_CACHE_TTL: "10",
       };
+      // A second registry (its own env object, so its own store and cache) holding the mTLS client.
+      mtlsEnv ??= { ...workerEnv, CLIENTS: { get: async () => env.MTLS_CLIENT_RECORD } };
+      const mtlsId = (JSON.parse(env.MTLS_CLIENT_RECORD) as { client_id: string }).client_id;
+      const mtlsBody = `grant_type=client_credentials&client_id=${mtlsId}`;
+      const cf = JSON.parse(env.MTLS_CF) as Record<string, unknown>;
+      const mtlsRequest = () =>
+        new Request(`${env.ISSUER}/oauth2/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", "content-length": String(mtlsBody.length) },
+          body: mtlsBody,
+          cf,
+        } as RequestInit);
       // Its own env (keymint keeps one client cache per CLIENTS binding), serving the claims client.
       claimsEnv ??= { ...workerEnv, CLIENTS: { get: async () => env.CLAIMS_RECORD } };
       hookEnv ??= { ...claimsEnv, CLIENTS: { get: async () => env.CLAIMS_RECORD }, CLAIMS_HOOK: env.CLAIMS_HOOK };
@@ -327,6 +349,24 @@ export function microWorker<Key>(hot: HotPath<Key>): { fetch(request: Request, e
           }
           break;
         }
+        case "request-mtls":
+          for (let i = 0; i < n; i++) {
+            const req = mtlsRequest();
+            checksum =
+              (checksum + (await req.arrayBuffer()).byteLength + ((req as { cf?: unknown }).cf === undefined ? 0 : 1)) |
+              0;
+            const res = new Response(CONSTANT_BODY, { status: 200, headers: CONSTANT_HEADERS });
+            checksum = (checksum + res.status) | 0;
+          }
+          break;
+        case "endpoint-mtls":
+          for (let i = 0; i < n; i++) {
+            const res = await hot.tokenEndpoint(mtlsRequest(), mtlsEnv);
+            if (res.status !== 200)
+              throw new Error(`token endpoint answered ${res.status} (mTLS): ${await res.text()}`);
+            checksum = (checksum + res.status) | 0;
+          }
+          break;
         case "endpoint-claims":
           for (let i = 0; i < n; i++) {
             const res = await hot.tokenEndpoint(tokenRequest(claimsBasic), claimsEnv);

@@ -1,6 +1,9 @@
-/** `create`: register a client with a generated (or imported) secret, or with keys and no secret at all. */
+/**
+ * `create`: register a client with a generated (or imported) secret, or with keys or a TLS client certificate
+ * and no secret at all.
+ */
 
-import { type ClientSettings, newKeyClientRecord } from "../../src/clients/lifecycle.ts";
+import { type ClientSettings, newKeyClientRecord, newMtlsClientRecord } from "../../src/clients/lifecycle.ts";
 import { isValidClientId, toPublic } from "../../src/clients/record.ts";
 import { recordForNewClient } from "../../src/clients/register.ts";
 import { generateClientId, generateSecret } from "../../src/clients/secrets.ts";
@@ -14,9 +17,12 @@ import {
   expiryFrom,
   HELP_CLAIMS,
   HELP_KEYS,
+  HELP_MTLS,
   HELP_SETTINGS,
   KEY_OPTIONS,
   keysFrom,
+  MTLS_OPTIONS,
+  mtlsFrom,
   readSecretOption,
   SETTINGS_OPTIONS,
   settingsFrom,
@@ -27,13 +33,14 @@ import { CliError } from "../registry.ts";
 
 export const create: CommandSpec = {
   usage:
-    "create --name NAME [--client-id ID] [--client-secret SECRET|- | --jwks FILE | --jwks-uri URL | --federated-issuer URL --federated-subject SUB] [settings]",
+    "create --name NAME [--client-id ID] [--client-secret SECRET|- | --jwks FILE | --jwks-uri URL | --federated-issuer URL --federated-subject SUB | --tls-subject-dn DN | --tls-san-* VALUE | --tls-certificate FILE.pem] [settings]",
   summary:
-    "register a client; prints its id and secret (the only time the secret is shown), or only its id for a key client",
+    "register a client; prints its id and secret (the only time the secret is shown), or only its id for a key or mTLS client",
   options: {
     ...SETTINGS_OPTIONS,
     ...CLAIM_OPTIONS,
     ...KEY_OPTIONS,
+    ...MTLS_OPTIONS,
     "client-id": { type: "string" },
     "client-secret": { type: "string" },
     "secret-expires-in": { type: "string" },
@@ -41,7 +48,7 @@ export const create: CommandSpec = {
     disabled: { type: "boolean" },
   },
   positionals: 0,
-  help: [HELP_SETTINGS, HELP_CLAIMS, HELP_KEYS],
+  help: [HELP_SETTINGS, HELP_CLAIMS, HELP_KEYS, HELP_MTLS],
   async run(ctx) {
     const { values, now } = ctx;
     const settings = settingsFrom(values, false);
@@ -57,7 +64,20 @@ export const create: CommandSpec = {
       throw new CliError("--client-id must be 1 to 200 printable ASCII characters without spaces");
     }
     const keys = await keysFrom(values);
+    const mtls = await mtlsFrom(values, now);
     const named = settings as ClientSettings & { name: string };
+    if (mtls !== undefined) {
+      if (keys !== undefined)
+        throw new CliError("a client uses keys (--jwks…) or a TLS certificate (--tls-…), not both");
+      if (values["client-secret"] !== undefined || values["secret-expires-in"] !== undefined) {
+        throw new CliError("a client with --tls-subject-dn, --tls-san-* or --tls-certificate has no secret");
+      }
+      const record = newMtlsClientRecord({ clientId, mtls, enabled: values.disabled !== true, settings: named }, now);
+      await assertFree(ctx.registry, clientId);
+      await save(ctx.registry, record);
+      ctx.out(JSON.stringify(toPublic(record), null, 2));
+      return;
+    }
     if (keys !== undefined) {
       if (values["client-secret"] !== undefined || values["secret-expires-in"] !== undefined) {
         throw new CliError("a client with --jwks, --jwks-uri or --federated-issuer has no secret");

@@ -4,6 +4,9 @@ import { algorithmOf, checkJwk, isObject, JwkError, publicJwk } from "../jwt/jwk
 import { ClaimsError, checkClaims, type ExtraClaims } from "../oauth/claims.ts";
 import { isScopeToken } from "../oauth/scope.ts";
 import { remoteUrlProblem } from "../remote/url.ts";
+import { parseIp } from "../util/cidr.ts";
+import { canonicalDn, DN_MAX } from "../x509/dn.ts";
+import { isThumbprint } from "../x509/thumbprint.ts";
 
 export const RECORD_VERSION = 1;
 /** At most this many secrets are valid at once (the current one and, during a rotation grace period, the old one). */
@@ -28,8 +31,35 @@ export interface StoredSecret {
   expires_at: number | null;
 }
 
-/** How a client authenticates at the token, introspection and revocation endpoints (RFC 7591 §2). */
-export type TokenEndpointAuthMethod = "client_secret_basic" | "private_key_jwt";
+/** How a client authenticates at the token, introspection and revocation endpoints (RFC 7591 §2, RFC 8705 §2). */
+export type TokenEndpointAuthMethod =
+  | "client_secret_basic"
+  | "private_key_jwt"
+  | "tls_client_auth"
+  | "self_signed_tls_client_auth";
+
+/** The mutual-TLS methods (RFC 8705 §2): the client authenticates with its TLS client certificate. */
+export const MTLS_METHODS = ["tls_client_auth", "self_signed_tls_client_auth"] as const;
+export type MtlsMethod = (typeof MTLS_METHODS)[number];
+
+export function isMtlsMethod(method: unknown): method is MtlsMethod {
+  return method === "tls_client_auth" || method === "self_signed_tls_client_auth";
+}
+
+/**
+ * The RFC 8705 §2.1.2 metadata naming the one subject a tls_client_auth client's certificate must have: exactly
+ * one is set (the subject DN, or one subject alternative name).
+ */
+export const TLS_SUBJECT_FIELDS = [
+  "tls_client_auth_subject_dn",
+  "tls_client_auth_san_dns",
+  "tls_client_auth_san_uri",
+  "tls_client_auth_san_ip",
+  "tls_client_auth_san_email",
+] as const;
+export type TlsSubjectField = (typeof TLS_SUBJECT_FIELDS)[number];
+/** Most certificates a self_signed_tls_client_auth client may register (rotation: old and new side by side). */
+export const MAX_CLIENT_CERTIFICATES = 20;
 
 /** Algorithms a client's own keys (private_key_jwt) and an outside issuer's keys may have. */
 export const CLIENT_KEY_ALGS = ["ES256", "EdDSA", "RS256", "PS256"] as const;
@@ -85,6 +115,23 @@ export interface ClientRecord {
   jwks_uri: string | null;
   /** private_key_jwt: federated workload identity; else `null`. */
   federation: Federation | null;
+  /** tls_client_auth: the expected subject DN (RFC 4514 string), compared by distinguishedNameMatch; else `null`. */
+  tls_client_auth_subject_dn: string | null;
+  /** tls_client_auth: an expected dNSName SAN; else `null`. */
+  tls_client_auth_san_dns: string | null;
+  /** tls_client_auth: an expected uniformResourceIdentifier SAN (e.g. a SPIFFE ID); else `null`. */
+  tls_client_auth_san_uri: string | null;
+  /** tls_client_auth: an expected iPAddress SAN (compared in binary, RFC 5952 §8); else `null`. */
+  tls_client_auth_san_ip: string | null;
+  /** tls_client_auth: an expected rfc822Name SAN; else `null`. */
+  tls_client_auth_san_email: string | null;
+  /** self_signed_tls_client_auth: the `x5t#S256` of each registered certificate; else `[]`. */
+  tls_client_certificate_thumbprints: string[];
+  /**
+   * Access tokens are bound to the TLS client certificate of the token request (`cnf.x5t#S256`, RFC 8705 §3.4
+   * client metadata); such a request must present one. Records written before mTLS existed lack it: `false`.
+   */
+  tls_client_certificate_bound_access_tokens: boolean;
   /**
    * Static claims every access token of the client carries (src/oauth/claims.ts has the rules); `{}` for none.
    * Records written before claims existed lack the field: `{}`.
@@ -225,13 +272,114 @@ export function parseFederation(value: unknown): Federation {
   };
 }
 
-interface Credentials {
-  method: TokenEndpointAuthMethod;
-  jwks: ClientJwks | null;
-  jwks_uri: string | null;
-  federation: Federation | null;
-  salt: string;
-  secrets: StoredSecret[];
+/** The fields that say how a client authenticates (one method's fields set, every other one's empty). */
+export type CredentialFields = Pick<
+  ClientRecord,
+  | "token_endpoint_auth_method"
+  | "jwks"
+  | "jwks_uri"
+  | "federation"
+  | TlsSubjectField
+  | "tls_client_certificate_thumbprints"
+  | "salt"
+  | "secrets"
+>;
+
+/** The mTLS fields of a client that does not use mTLS. */
+export function noMtls(): Pick<ClientRecord, TlsSubjectField | "tls_client_certificate_thumbprints"> {
+  return {
+    tls_client_auth_subject_dn: null,
+    tls_client_auth_san_dns: null,
+    tls_client_auth_san_uri: null,
+    tls_client_auth_san_ip: null,
+    tls_client_auth_san_email: null,
+    tls_client_certificate_thumbprints: [],
+  };
+}
+
+const SAN_MAX = 2048;
+const PRINTABLE = /^[\x21-\x7e]+$/;
+
+/**
+ * Validates one RFC 8705 §2.1.2 subject value; returns the problem (for a message naming the field), or `null`.
+ * The DN must parse as RFC 4514; SAN values are printable ASCII (IA5String, as in certificates), the URI
+ * absolute, the IP address IPv4 or IPv6, the e-mail address `local@domain`.
+ */
+export function tlsSubjectProblem(field: TlsSubjectField, value: unknown): string | null {
+  if (typeof value !== "string" || value.length === 0) return "must be a non-empty string";
+  if (field === "tls_client_auth_subject_dn") {
+    if (value.length > DN_MAX) return `must be at most ${DN_MAX} characters`;
+    return canonicalDn(value) === null ? "is not an RFC 4514 distinguished name (like CN=client,O=Acme,C=US)" : null;
+  }
+  if (value.length > SAN_MAX || !PRINTABLE.test(value)) return "must be printable ASCII without spaces";
+  if (field === "tls_client_auth_san_uri" && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return "must be an absolute URI";
+  if (field === "tls_client_auth_san_ip" && parseIp(value) === null) return "must be an IPv4 or IPv6 address";
+  if (field === "tls_client_auth_san_email" && !/^[^@]+@[^@]+$/.test(value)) return "must be an e-mail address";
+  return null;
+}
+
+/** Validates a list of certificate thumbprints; the problem, or `null`. */
+export function thumbprintsProblem(value: unknown): string | null {
+  if (!Array.isArray(value) || value.length < 1 || value.length > MAX_CLIENT_CERTIFICATES) {
+    return `must hold 1 to ${MAX_CLIENT_CERTIFICATES} certificate thumbprints`;
+  }
+  if (!value.every(isThumbprint)) return "must hold x5t#S256 values (43 base64url characters)";
+  return new Set(value).size === value.length ? null : "repeats a certificate";
+}
+
+function mtlsCredentials(value: Record<string, unknown>, method: MtlsMethod): CredentialFields {
+  for (const field of ["jwks", "jwks_uri", "federation"]) {
+    if (value[field] !== undefined && value[field] !== null) fail(`an ${method} client cannot have ${field}`);
+  }
+  if (value.salt !== "" || !Array.isArray(value.secrets) || value.secrets.length !== 0) {
+    fail(`an ${method} client has no salt and no secrets`);
+  }
+  const fields = noMtls();
+  if (method === "tls_client_auth") {
+    const set = TLS_SUBJECT_FIELDS.filter((f) => value[f] !== undefined && value[f] !== null);
+    if (set.length !== 1) fail(`a tls_client_auth client needs exactly one of ${TLS_SUBJECT_FIELDS.join(", ")}`);
+    const field = set[0] as TlsSubjectField;
+    const problem = tlsSubjectProblem(field, value[field]);
+    if (problem !== null) fail(`${field} ${problem}`);
+    fields[field] = value[field] as string;
+    if (
+      value.tls_client_certificate_thumbprints !== undefined &&
+      !isEmptyArray(value.tls_client_certificate_thumbprints)
+    ) {
+      fail("a tls_client_auth client cannot have tls_client_certificate_thumbprints");
+    }
+  } else {
+    for (const f of TLS_SUBJECT_FIELDS) {
+      if (value[f] !== undefined && value[f] !== null) fail(`a self_signed_tls_client_auth client cannot have ${f}`);
+    }
+    const problem = thumbprintsProblem(value.tls_client_certificate_thumbprints);
+    if (problem !== null) fail(`tls_client_certificate_thumbprints ${problem}`);
+    fields.tls_client_certificate_thumbprints = [...(value.tls_client_certificate_thumbprints as string[])];
+  }
+  return {
+    token_endpoint_auth_method: method,
+    jwks: null,
+    jwks_uri: null,
+    federation: null,
+    ...fields,
+    salt: "",
+    secrets: [],
+  };
+}
+
+function isEmptyArray(value: unknown): boolean {
+  return Array.isArray(value) && value.length === 0;
+}
+
+/** A non-mTLS client's record must not carry mTLS fields (older records lack them altogether). */
+function noMtlsFields(value: Record<string, unknown>, method: string): void {
+  for (const f of TLS_SUBJECT_FIELDS) {
+    if (value[f] !== undefined && value[f] !== null) fail(`a ${method} client cannot have ${f}`);
+  }
+  const thumbprints = value.tls_client_certificate_thumbprints;
+  if (thumbprints !== undefined && !isEmptyArray(thumbprints)) {
+    fail(`a ${method} client cannot have tls_client_certificate_thumbprints`);
+  }
 }
 
 function parseSecrets(value: Record<string, unknown>): StoredSecret[] {
@@ -251,17 +399,31 @@ function parseSecrets(value: Record<string, unknown>): StoredSecret[] {
   });
 }
 
-/** How the client authenticates: one or two secret hashes, or exactly one source of keys. */
-function parseCredentials(value: Record<string, unknown>): Credentials {
+/**
+ * How the client authenticates: one or two secret hashes, exactly one source of keys, or one expected
+ * certificate subject or a set of certificates (mTLS).
+ */
+function parseCredentials(value: Record<string, unknown>): CredentialFields {
   const method = value.token_endpoint_auth_method ?? "client_secret_basic";
+  if (isMtlsMethod(method)) return mtlsCredentials(value, method);
   if (method === "client_secret_basic") {
     for (const field of ["jwks", "jwks_uri", "federation"]) {
       if (value[field] !== undefined && value[field] !== null) fail(`a secret client cannot have ${field}`);
     }
+    noMtlsFields(value, "secret");
     if (typeof value.salt !== "string" || !B64URL.test(value.salt)) fail("salt is invalid");
-    return { method, jwks: null, jwks_uri: null, federation: null, salt: value.salt, secrets: parseSecrets(value) };
+    return {
+      token_endpoint_auth_method: method,
+      jwks: null,
+      jwks_uri: null,
+      federation: null,
+      ...noMtls(),
+      salt: value.salt,
+      secrets: parseSecrets(value),
+    };
   }
   if (method !== "private_key_jwt") fail(`token_endpoint_auth_method ${JSON.stringify(method)} is unknown`);
+  noMtlsFields(value, "private_key_jwt");
   if (value.salt !== "" || !Array.isArray(value.secrets) || value.secrets.length !== 0) {
     fail("a private_key_jwt client has no salt and no secrets");
   }
@@ -271,7 +433,15 @@ function parseCredentials(value: Record<string, unknown>): Credentials {
   if ([jwks, jwksUri, federation].filter((x) => x !== null).length !== 1) {
     fail("a private_key_jwt client needs exactly one of jwks, jwks_uri and federation");
   }
-  return { method, jwks, jwks_uri: jwksUri, federation, salt: "", secrets: [] };
+  return {
+    token_endpoint_auth_method: method,
+    jwks,
+    jwks_uri: jwksUri,
+    federation,
+    ...noMtls(),
+    salt: "",
+    secrets: [],
+  };
 }
 
 /**
@@ -313,6 +483,11 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
   const revokedBefore = nullableInt(value.tokens_revoked_before, "tokens_revoked_before");
   const dpopBound = value.dpop_bound_access_tokens ?? false;
   if (typeof dpopBound !== "boolean") fail("dpop_bound_access_tokens must be a boolean");
+  const certificateBound = value.tls_client_certificate_bound_access_tokens ?? false;
+  if (typeof certificateBound !== "boolean") fail("tls_client_certificate_bound_access_tokens must be a boolean");
+  if (dpopBound && certificateBound) {
+    fail("dpop_bound_access_tokens and tls_client_certificate_bound_access_tokens cannot both be set");
+  }
   const credentials = parseCredentials(value);
   return {
     v: RECORD_VERSION,
@@ -327,13 +502,9 @@ export function parseRecord(value: unknown, expectedId?: string): ClientRecord {
     quota_per_minute: quota,
     tokens_revoked_before: revokedBefore,
     dpop_bound_access_tokens: dpopBound,
-    token_endpoint_auth_method: credentials.method,
-    jwks: credentials.jwks,
-    jwks_uri: credentials.jwks_uri,
-    federation: credentials.federation,
+    tls_client_certificate_bound_access_tokens: certificateBound,
+    ...credentials,
     claims: parseClaims(value.claims),
-    salt: credentials.salt,
-    secrets: credentials.secrets,
     created_at: isoTime(value.created_at, "created_at"),
     updated_at: isoTime(value.updated_at, "updated_at"),
     secret_rotated_at: isoTime(value.secret_rotated_at, "secret_rotated_at"),
@@ -358,6 +529,13 @@ export function toPublic(record: ClientRecord): PublicClient {
     jwks: record.jwks === null ? null : { keys: record.jwks.keys.map((k) => ({ ...k })) },
     jwks_uri: record.jwks_uri,
     federation: record.federation === null ? null : { ...record.federation },
+    tls_client_auth_subject_dn: record.tls_client_auth_subject_dn,
+    tls_client_auth_san_dns: record.tls_client_auth_san_dns,
+    tls_client_auth_san_uri: record.tls_client_auth_san_uri,
+    tls_client_auth_san_ip: record.tls_client_auth_san_ip,
+    tls_client_auth_san_email: record.tls_client_auth_san_email,
+    tls_client_certificate_thumbprints: [...record.tls_client_certificate_thumbprints],
+    tls_client_certificate_bound_access_tokens: record.tls_client_certificate_bound_access_tokens,
     claims: structuredClone(record.claims),
     secrets: record.secrets.map((s) => ({ created_at: s.created_at, expires_at: s.expires_at })),
     created_at: record.created_at,

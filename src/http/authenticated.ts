@@ -1,12 +1,11 @@
 /** The shared front half of every client-authenticated endpoint: config, keys, form, client authentication. */
 
-import type { PreparedClient } from "../clients/store.ts";
 import { getConfig } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
 import { cachedKeyring, getKeyring, type Keyring } from "../jwt/keyring.ts";
 import { OAuthError } from "../oauth/errors.ts";
 import {
-  type AuthMethod,
+  type Authenticated,
   authenticateClient,
   type CredentialsResult,
   extractCredentials,
@@ -41,7 +40,7 @@ export async function openExchange(
   const ctx = requestContext(request, env);
   const keyring = cachedKeyring(env) ?? (await getKeyring(env));
   const form = await readForm(request);
-  const credentials = extractCredentials(request.headers.get("authorization"), form);
+  const credentials = extractCredentials(request.headers.get("authorization"), form, request);
   // Until authentication shows the id exists, only its length is logged (it could be a mistyped secret).
   const clientId = presentedClientId(credentials);
   if (clientId !== undefined) audit.unknown_client_id_length = clientId.length;
@@ -58,7 +57,7 @@ function knownClient(audit: Audit, clientId: string): void {
  * (source, client id) pair is refused before any lookup, and every failed attempt with credentials is counted
  * by the throttle according to its failure kind.
  */
-export async function authenticate(exchange: Exchange): Promise<{ client: PreparedClient; method: AuthMethod }> {
+export async function authenticate(exchange: Exchange): Promise<Authenticated> {
   const { credentials, env, request, ctx } = exchange;
   const clientId = presentedClientId(credentials);
   const nowMs = Date.now();
@@ -76,6 +75,7 @@ export async function authenticate(exchange: Exchange): Promise<{ client: Prepar
     knownClient(exchange.audit, result.client.record.client_id);
     exchange.audit.auth_method = result.method;
     if (result.secretSlot > 0) exchange.audit.secret = "previous";
+    if (result.certificate !== undefined) exchange.audit.certificate = result.certificate.thumbprint;
     return result;
   } catch (err) {
     if (clientId !== undefined && err instanceof OAuthError && err.code === "invalid_client") {
@@ -100,6 +100,8 @@ export interface Audit {
   reason: string | undefined;
   /** Thumbprint of the DPoP key a token was bound to (public, RFC 7638). */
   dpop_jkt: string | undefined;
+  /** `x5t#S256` of the TLS client certificate that authenticated the client or that a token was bound to. */
+  certificate: string | undefined;
   /** What the claims hook did for this token request, when one is configured (docs/claims.md). */
   claims_hook: "ok" | "refused" | "failed" | "omitted" | undefined;
 }
@@ -116,6 +118,7 @@ function newAudit(): Audit {
     token_client_id: undefined,
     reason: undefined,
     dpop_jkt: undefined,
+    certificate: undefined,
     claims_hook: undefined,
   };
 }
@@ -155,6 +158,7 @@ function writeAudit(
       aud: audit.aud,
       token_client_id: audit.token_client_id,
       dpop_jkt: audit.dpop_jkt,
+      certificate: audit.certificate,
       claims_hook: audit.claims_hook,
       reason: audit.reason,
       error: error?.code,

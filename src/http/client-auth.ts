@@ -1,11 +1,14 @@
 /**
  * Client authentication at the token, introspection and revocation endpoints: `client_secret_basic` or
- * `client_secret_post` (RFC 6749 §2.3.1), or a signed JWT (`private_key_jwt`, RFC 7523 §2.2; a federated
- * client's outside token comes the same way) — exactly one per request. This module picks the method and
- * delegates; every failure is the same `invalid_client`, told apart only by its logged `detail`.
+ * `client_secret_post` (RFC 6749 §2.3.1), a signed JWT (`private_key_jwt`, RFC 7523 §2.2; a federated
+ * client's outside token comes the same way), or a TLS client certificate with the body's `client_id`
+ * (`tls_client_auth`, `self_signed_tls_client_auth`, RFC 8705 §2) — exactly one per request. This module picks
+ * the method and delegates; every failure is the same `invalid_client`, told apart only by its logged `detail`.
  */
 
 import { type AssertionContext, verifyClientAssertion } from "../clients/auth/assertion.ts";
+import { verifyClientCertificate } from "../clients/auth/mtls.ts";
+import { isMtlsMethod, type MtlsMethod } from "../clients/record.ts";
 import { type ClientStore, CorruptRecordError, type PreparedClient } from "../clients/store.ts";
 import { verifyClientSecret } from "../clients/verify.ts";
 import { peekJws } from "../jwt/verify.ts";
@@ -13,9 +16,10 @@ import { log } from "../log.ts";
 import { JWT_BEARER } from "../oauth/client-assertion.ts";
 import { invalidClient, invalidRequest } from "../oauth/errors.ts";
 import { base64Decode, isBase64Text, UTF8_STRICT } from "../util/base64url.ts";
+import { type PresentedCertificate, presentedCertificate } from "../x509/presented.ts";
 import { type FormParams, formDecode } from "./form.ts";
 
-export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+export type AuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt" | MtlsMethod;
 
 export interface PresentedCredentials {
   clientId: string;
@@ -30,12 +34,13 @@ export interface PresentedCredentials {
 export type CredentialsResult =
   | { kind: "credentials"; credentials: PresentedCredentials }
   | { kind: "assertion"; clientId: string; assertion: string }
+  | { kind: "certificate"; clientId: string; certificate: PresentedCertificate }
   | { kind: "none"; usedAuthorizationHeader: boolean };
 
 /** The client id a request names, whatever the method; `undefined` without credentials. */
 export function presentedClientId(found: CredentialsResult): string | undefined {
   if (found.kind === "credentials") return found.credentials.clientId;
-  return found.kind === "assertion" ? found.clientId : undefined;
+  return found.kind === "assertion" || found.kind === "certificate" ? found.clientId : undefined;
 }
 
 const ASCII = /^[\x00-\x7f]*$/;
@@ -98,9 +103,16 @@ function extractAssertion(authorization: string | null, form: FormParams): Crede
 
 /**
  * Finds the client's credentials in the request. Using two methods, or sending a body `client_id` that
- * differs from the Basic one, is `invalid_request` (RFC 6749 §2.3: one method per request).
+ * differs from the Basic one, is `invalid_request` (RFC 6749 §2.3: one method per request). A TLS client
+ * certificate is a fact about the connection, not a method of its own: it authenticates only a request that
+ * names its client in the body and carries no other credentials (RFC 8705 §2), so the request's `cf` is read
+ * only then, never on the secret and assertion paths.
  */
-export function extractCredentials(authorization: string | null, form: FormParams): CredentialsResult {
+export function extractCredentials(
+  authorization: string | null,
+  form: FormParams,
+  connection?: { readonly cf?: unknown },
+): CredentialsResult {
   if (form.has("client_assertion") || form.has("client_assertion_type")) return extractAssertion(authorization, form);
   const postId = form.get("client_id");
   const postSecret = form.get("client_secret");
@@ -122,6 +134,10 @@ export function extractCredentials(authorization: string | null, form: FormParam
     }
     if (clientId === "" || secret === "") return { kind: "none", usedAuthorizationHeader: true };
     return { kind: "credentials", credentials: { clientId, secret, method: "client_secret_basic" } };
+  }
+  if (postId !== undefined && postSecret === undefined && connection !== undefined) {
+    const certificate = presentedCertificate(connection.cf);
+    if (certificate !== null) return { kind: "certificate", clientId: postId, certificate };
   }
   if (postId === undefined || postSecret === undefined) return { kind: "none", usedAuthorizationHeader: false };
   return { kind: "credentials", credentials: { clientId: postId, secret: postSecret, method: "client_secret_post" } };
@@ -164,15 +180,18 @@ export interface AuthenticationContext {
 export interface Authenticated {
   client: PreparedClient;
   method: AuthMethod;
-  /** Which secret matched: 0 the current one, 1 the previous one (rotation grace); 0 for assertions. */
+  /** Which secret matched: 0 the current one, 1 the previous one (rotation grace); 0 for other methods. */
   secretSlot: number;
+  /** The TLS client certificate that authenticated the client (mTLS methods only). */
+  certificate?: PresentedCertificate;
 }
 
 /**
- * Authenticates the request's client. Unknown id, wrong or expired secret, a key client's secret, a secret
- * client's assertion, a bad or replayed assertion, disabled client and missing credentials all end in the same
- * `invalid_client` (status, body and headers); secret checks do the same work whether the client exists or not,
- * and so do signature checks.
+ * Authenticates the request's client. Unknown id, wrong or expired secret, a key or mTLS client's secret, a
+ * secret client's assertion, a bad or replayed assertion, a certificate that is not the client's (or revoked,
+ * expired, unverified), disabled client and missing credentials all end in the same `invalid_client` (status,
+ * body and headers); secret checks do the same work whether the client exists or not, and so do signature and
+ * certificate checks.
  */
 export async function authenticateClient(found: CredentialsResult, ctx: AuthenticationContext): Promise<Authenticated> {
   if (found.kind === "none") {
@@ -184,6 +203,14 @@ export async function authenticateClient(found: CredentialsResult, ctx: Authenti
     if (!result.ok) throw invalidClient(client === "corrupt" ? "corrupt_record" : result.reason, false);
     return { client: result.client, method: "private_key_jwt", secretSlot: 0 };
   }
+  if (found.kind === "certificate") {
+    const looked = lookUp(ctx.store, found.clientId);
+    const client = looked instanceof Promise ? await looked : looked;
+    const result = verifyClientCertificate(client === "corrupt" ? null : client, found.certificate, ctx.now);
+    if (!result.ok) throw invalidClient(client === "corrupt" ? "corrupt_record" : result.reason, false);
+    const method = result.client.record.token_endpoint_auth_method as MtlsMethod;
+    return { client: result.client, method, secretSlot: 0, certificate: found.certificate };
+  }
   const { clientId, secret, method } = found.credentials;
   const challenge = method === "client_secret_basic";
   const looked = lookUp(ctx.store, clientId);
@@ -191,8 +218,14 @@ export async function authenticateClient(found: CredentialsResult, ctx: Authenti
   const result = await verifyClientSecret(client === "corrupt" ? null : client, secret, ctx.now);
   if (client === "corrupt") throw invalidClient("corrupt_record", challenge);
   if (!result.ok) {
-    const keyClient = client?.record.token_endpoint_auth_method === "private_key_jwt";
-    throw invalidClient(keyClient ? "secret_for_key_client" : result.reason, challenge);
+    const method = client?.record.token_endpoint_auth_method;
+    const reason =
+      method === "private_key_jwt"
+        ? "secret_for_key_client"
+        : isMtlsMethod(method)
+          ? "secret_for_mtls_client"
+          : result.reason;
+    throw invalidClient(reason, challenge);
   }
   return { client: result.client, method, secretSlot: result.slot };
 }

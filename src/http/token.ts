@@ -7,6 +7,7 @@ import { log } from "../log.ts";
 import { decideClientCredentials } from "../oauth/client-credentials.ts";
 import { invalidRequest, OAuthError } from "../oauth/errors.ts";
 import { authenticate, openExchange, serveAudited } from "./authenticated.ts";
+import { certificateBinding } from "./certificate-binding.ts";
 import { applyClaimsHook } from "./claims-hook.ts";
 import { nextNonce, requireFreshNonce, tokenRequestProof } from "./dpop.ts";
 import { NO_STORE_HEADERS } from "./errors.ts";
@@ -27,8 +28,12 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
     // Both DPoP steps answer synchronously when they have nothing to do: the common path awaits neither.
     const nonceCheck = requireFreshNonce(exchange);
     if (nonceCheck !== undefined) await nonceCheck;
-    const { client, method } = await authenticate(exchange);
-    const proof = tokenRequestProof(exchange, client);
+    const authenticated = await authenticate(exchange);
+    const { client, method } = authenticated;
+    // One binding at most (RFC 7800 cnf): a client registered for certificate-bound tokens gets one, whatever
+    // DPoP header it sends (RFC 9449 §5 lets the server decline DPoP binding; token_type Bearer says so).
+    const x5t = certificateBinding(exchange, authenticated);
+    const proof = x5t === undefined ? tokenRequestProof(exchange, client) : undefined;
     const jkt = proof instanceof Promise ? await proof : proof;
     const decision = decideClientCredentials({
       client: client.record,
@@ -40,6 +45,7 @@ export function tokenEndpoint(request: Request, env: KeymintEnv, execution?: Exe
       now: ctx.now,
       jti: crypto.randomUUID(),
       jkt,
+      x5t,
     });
     if (decision.ignoredClaims !== undefined) {
       log("warn", "client_claims_ignored", {

@@ -13,8 +13,24 @@ export interface AccessTokenClaims {
   client_id: string;
   /** Space-separated granted scopes; absent when none was granted. */
   scope?: string;
-  /** Confirmation (RFC 7800): a DPoP-bound token carries the RFC 7638 thumbprint of the client's key (RFC 9449 §6.1). */
-  cnf?: { jkt: string };
+  /**
+   * Confirmation (RFC 7800), one member: a DPoP-bound token carries the RFC 7638 thumbprint of the client's key
+   * (`jkt`, RFC 9449 §6.1), a certificate-bound one the SHA-256 thumbprint of its TLS client certificate
+   * (`x5t#S256`, RFC 8705 §3.1).
+   */
+  cnf?: Confirmation;
+}
+
+export type Confirmation = { jkt: string; "x5t#S256"?: undefined } | { "x5t#S256": string; jkt?: undefined };
+
+const X5T_S256 = /^[A-Za-z0-9_-]{43}$/;
+
+/** A `cnf` keymint issues: an object with exactly one of `jkt` (non-empty) and `x5t#S256` (a SHA-256 thumbprint). */
+function isConfirmation(cnf: unknown): boolean {
+  if (!isObject(cnf)) return false;
+  const { jkt, "x5t#S256": x5t } = cnf;
+  if (jkt !== undefined) return x5t === undefined && typeof jkt === "string" && jkt.length > 0;
+  return typeof x5t === "string" && X5T_S256.test(x5t);
 }
 
 /**
@@ -34,7 +50,6 @@ export function asAccessTokenClaims(value: unknown): AccessTokenClaims | null {
     typeof aud === "string" || (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === "string"));
   if (!audOk) return null;
   if (scope !== undefined && typeof scope !== "string") return null;
-  const cnf = value.cnf;
-  if (cnf !== undefined && (!isObject(cnf) || typeof cnf.jkt !== "string" || cnf.jkt.length === 0)) return null;
+  if (value.cnf !== undefined && !isConfirmation(value.cnf)) return null;
   return value as unknown as AccessTokenClaims;
 }

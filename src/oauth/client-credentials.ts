@@ -20,6 +20,11 @@ export interface ClientCredentialsInput {
   jti: string;
   /** Thumbprint of the client's DPoP key: the token is bound to it (`cnf.jkt`, RFC 9449 §6.1). */
   jkt?: string | undefined;
+  /**
+   * `x5t#S256` of the client's TLS certificate: the token is bound to it (`cnf`, RFC 8705 §3.1). A token has one
+   * binding at most: given both, the certificate wins (the token endpoint never passes both).
+   */
+  x5t?: string | undefined;
 }
 
 export interface ClientCredentialsDecision {
@@ -95,7 +100,8 @@ export function decideClientCredentials(input: ClientCredentialsInput): ClientCr
     client_id: client.client_id,
   };
   if (scope !== undefined) claims.scope = scope;
-  if (input.jkt !== undefined) claims.cnf = { jkt: input.jkt };
+  if (input.x5t !== undefined) claims.cnf = { "x5t#S256": input.x5t };
+  else if (input.jkt !== undefined) claims.cnf = { jkt: input.jkt };
   if (hasClaims(client.claims)) {
     const ignored = addStaticClaims(claims, client.claims);
     if (ignored !== null) return { claims, expiresIn, scope, ignoredClaims: ignored };

@@ -1,9 +1,10 @@
 /** RFC 8414 §2 authorization server metadata for keymint. */
 
-import { CLIENT_KEY_ALGS } from "../clients/record.ts";
+import { CLIENT_KEY_ALGS, MTLS_METHODS } from "../clients/record.ts";
 import { DPOP_ALG_NAMES } from "./dpop.ts";
 
-const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+/** Every endpoint authenticates clients the same way; the mTLS methods need Cloudflare mTLS on the hostname. */
+const AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", ...MTLS_METHODS];
 /** Algorithms accepted on client assertions (private_key_jwt) and federated tokens; `Ed25519` is RFC 9864's name. */
 const AUTH_SIGNING_ALGS: string[] = [...CLIENT_KEY_ALGS, "Ed25519"];
 
@@ -23,6 +24,8 @@ export interface AuthorizationServerMetadata {
   revocation_endpoint_auth_methods_supported: string[];
   revocation_endpoint_auth_signing_alg_values_supported: string[];
   dpop_signing_alg_values_supported: string[];
+  /** RFC 8705 §3.3: certificate-bound access tokens are supported. */
+  tls_client_certificate_bound_access_tokens: boolean;
   scopes_supported?: string[];
 }
 
@@ -47,6 +50,7 @@ export function metadataFor(issuer: string, scopesSupported: string[] | null): A
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
     revocation_endpoint_auth_signing_alg_values_supported: AUTH_SIGNING_ALGS,
     dpop_signing_alg_values_supported: [...DPOP_ALG_NAMES],
+    tls_client_certificate_bound_access_tokens: true,
   };
   if (scopesSupported !== null) metadata.scopes_supported = scopesSupported;
   return metadata;

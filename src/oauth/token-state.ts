@@ -1,7 +1,7 @@
 /** Whether an access token is active (RFC 7662 §2.2), decided purely from its claims and facts about it. */
 
 import { type ClientRecord, TTL_MAX } from "../clients/record.ts";
-import type { AccessTokenClaims } from "../jwt/claims.ts";
+import type { AccessTokenClaims, Confirmation } from "../jwt/claims.ts";
 import { extraClaimsOf } from "./claims.ts";
 
 /** Seconds of clock skew tolerated for `iat` in the future. */
@@ -91,9 +91,10 @@ export interface ActiveIntrospection {
   exp: number;
   iat: number;
   jti: string;
-  /** `DPoP` for a sender-constrained token (RFC 9449 §6.2), else `Bearer`. */
+  /** `DPoP` for a DPoP-bound token (RFC 9449 §6.2), else `Bearer` (certificate-bound tokens too, RFC 8705 §3). */
   token_type: "Bearer" | "DPoP";
-  cnf?: { jkt: string };
+  /** The token's binding: `jkt` (RFC 9449 §6.2) or `x5t#S256` (RFC 8705 §3.2). */
+  cnf?: Confirmation;
 }
 
 /**
@@ -111,9 +112,10 @@ export function activeIntrospection(claims: AccessTokenClaims): ActiveIntrospect
     exp: claims.exp,
     iat: claims.iat,
     jti: claims.jti,
-    token_type: claims.cnf === undefined ? "Bearer" : "DPoP",
+    token_type: claims.cnf?.jkt === undefined ? "Bearer" : "DPoP",
   };
   if (claims.scope !== undefined) out.scope = claims.scope;
-  if (claims.cnf !== undefined) out.cnf = { jkt: claims.cnf.jkt };
+  const cnf = claims.cnf;
+  if (cnf !== undefined) out.cnf = cnf.jkt !== undefined ? { jkt: cnf.jkt } : { "x5t#S256": cnf["x5t#S256"] };
   return Object.assign(out, extraClaimsOf(claims as unknown as Record<string, unknown>));
 }

@@ -1,6 +1,7 @@
 /**
- * Access-token verification for resource servers (RFC 6750, RFC 9068 §4, RFC 9449 §7, RFC 9728): HMAC keys or
- * keymint's JWKS; Bearer tokens, and DPoP-bound tokens presented with the DPoP scheme and a proof; every challenge
+ * Access-token verification for resource servers (RFC 6750, RFC 9068 §4, RFC 9449 §7, RFC 8705 §3, RFC 9728): HMAC
+ * keys or keymint's JWKS; Bearer tokens, DPoP-bound tokens presented with the DPoP scheme and a proof, and
+ * certificate-bound tokens presented over mutual TLS with the certificate they are bound to; every challenge
  * names the resource's RFC 9728 metadata.
  */
 
@@ -20,6 +21,7 @@ import {
   type ReplayGuardNamespace,
   ReplayGuardUnavailableError,
 } from "../replay/claim.ts";
+import { certificateProblem, presentedCertificate } from "../x509/presented.ts";
 import { metadataPathsFor, metadataUrlFor, protectedResourceMetadataFor } from "./metadata.ts";
 
 type Env = Record<string, unknown>;
@@ -142,6 +144,20 @@ export interface Presentation {
   proof: string | null;
   method: string;
   url: string;
+  /**
+   * The `x5t#S256` of the request's TLS client certificate (RFC 8705 §3), `undefined` without a usable one; asked
+   * only for a certificate-bound token. `certificateOf(request)` reads it from Cloudflare's `request.cf`.
+   */
+  certificate?: () => string | undefined;
+}
+
+/**
+ * The `x5t#S256` of the TLS client certificate a request presented through Cloudflare's mTLS
+ * (`request.cf.tlsClientAuth`), or `undefined` when there is none or it is revoked or outside its validity period.
+ */
+export function certificateOf(request: Request, now = Math.floor(Date.now() / 1000)): string | undefined {
+  const certificate = presentedCertificate(request.cf);
+  return certificate === null || certificateProblem(certificate, now) !== null ? undefined : certificate.thumbprint;
 }
 
 const TIME_PROBLEMS = {
@@ -174,7 +190,9 @@ export function replayGuardCheck(
 /**
  * Verifies a keymint access token for this resource server; `now` is Unix seconds. A DPoP-bound token
  * (`cnf.jkt`) must come with a `presentation` in the DPoP scheme and a proof of its key for this request (`htm`,
- * `htu`, `ath`, fresh `iat`, unused `jti`); sent as Bearer, or without a presentation, it is refused.
+ * `htu`, `ath`, fresh `iat`, unused `jti`); sent as Bearer, or without a presentation, it is refused. A
+ * certificate-bound token (`cnf.x5t#S256`) must come over mutual TLS with that very certificate (RFC 8705 §3:
+ * otherwise 401 `invalid_token`).
  */
 export async function verifyAccessToken(
   token: string,
@@ -231,6 +249,10 @@ export async function verifyAccessToken(
       }
       if (proof.jkt !== bound) return invalid("The DPoP proof is not made with the key the token is bound to");
     }
+  }
+  const certificateBound = claims.cnf?.["x5t#S256"];
+  if (certificateBound !== undefined && presentation?.certificate?.() !== certificateBound) {
+    return invalid("The access token is bound to a TLS client certificate this request did not present (RFC 8705)");
   }
   return scopeOutcome(claims, expect.scopes ?? [], dpop);
 }
@@ -419,7 +441,13 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
           audience,
           scopes: staticScopes,
           clockTolerance: options.clockTolerance ?? 30,
-          presentation: { scheme, proof: c.req.header("dpop") ?? null, method: c.req.method, url: c.req.url },
+          presentation: {
+            scheme,
+            proof: c.req.header("dpop") ?? null,
+            method: c.req.method,
+            url: c.req.url,
+            certificate: () => certificateOf(c.req.raw),
+          },
           replay,
         },
         Math.floor(Date.now() / 1000),

@@ -17,5 +17,9 @@ it("bundles with wrangler deploy --dry-run and stays small", async () => {
   console.info(
     `bundle: index.js ${(size / 1024).toFixed(1)} KiB; wrangler says: ${/Total Upload: .*/.exec(result.stdout)?.[0]}`,
   );
-  expect(size).toBeLessThan(150 * 1024);
+  // Unminified. The bundle was 149.2 KiB (limit 150) before wave three; RFC 8705 adds 19.8 KiB (reading
+  // request.cf.tlsClientAuth, the RFC 4514 DN and DER SAN parsers, the record rules for the RFC 8705 metadata) and
+  // claims 11.4 KiB (the claim rules, the hook call), 180.6 KiB in all, so the limit moves to 190 KiB and no more:
+  // a heavy dependency pulled in by mistake (jose, a polyfill) still fails.
+  expect(size).toBeLessThan(190 * 1024);
 });

@@ -52,6 +52,8 @@ const INVALID_DEV_VARS: Record<string, string> = {
   TOKEN_SIGNING_KEY: SIGNING_KEY,
   KV_CACHE_TTL: "5",
   KV_TIMEOUT_MS: "0",
+  CLAIMS_HOOK_TIMEOUT_MS: "5",
+  CLAIMS_HOOK_FAILURE: "sometimes",
 };
 
 /** One line per setting; JSON values in single quotes, as a user pastes them. */
@@ -265,7 +267,7 @@ describe("npx wrangler dev with out-of-range vars in .dev.vars", () => {
     const line = await waitForOutput(invalid.server, (output) =>
       jsonLines(output).find((l) => l.event === "configuration_error"),
     );
-    for (const name of ["KV_CACHE_TTL", "KV_TIMEOUT_MS"]) {
+    for (const name of ["KV_CACHE_TTL", "KV_TIMEOUT_MS", "CLAIMS_HOOK_TIMEOUT_MS", "CLAIMS_HOOK_FAILURE"]) {
       expect(line.cause).toContain(name);
       expect(line.fix).toContain(name);
     }

@@ -68,6 +68,8 @@ export interface PostOptions {
   headers?: Record<string, string>;
   method?: string;
   url?: string;
+  /** The request's `request.cf` (e.g. Cloudflare's `tlsClientAuth`), as the edge would set it. */
+  cf?: Record<string, unknown>;
 }
 
 /** Sends a request through the worker's real `fetch`. */
@@ -77,7 +79,9 @@ export function post(body: BodyInit | null, options: PostOptions = {}): Promise<
   if (!headers.has("CF-Connecting-IP")) headers.set("CF-Connecting-IP", randomIp());
   if (options.contentType !== null) headers.set("Content-Type", options.contentType ?? FORM);
   if (options.auth !== undefined) headers.set("Authorization", options.auth);
-  return exports.default.fetch(options.url ?? TOKEN_URL, { method: options.method ?? "POST", headers, body });
+  const init: RequestInit = { method: options.method ?? "POST", headers, body };
+  if (options.cf !== undefined) (init as { cf?: unknown }).cf = options.cf;
+  return exports.default.fetch(options.url ?? TOKEN_URL, init);
 }
 
 /** A token request with Basic authentication and the given form fields. */

@@ -338,7 +338,13 @@ describe("metadata (RFC 8414)", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/json/);
     const metadata = (await res.json()) as Record<string, unknown>;
-    const methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
+    const methods = [
+      "client_secret_basic",
+      "client_secret_post",
+      "private_key_jwt",
+      "tls_client_auth",
+      "self_signed_tls_client_auth",
+    ];
     const algs = ["ES256", "EdDSA", "RS256", "PS256", "Ed25519"];
     expect(metadata).toEqual({
       issuer: ORIGIN,
@@ -356,6 +362,7 @@ describe("metadata (RFC 8414)", () => {
       revocation_endpoint_auth_methods_supported: methods,
       revocation_endpoint_auth_signing_alg_values_supported: algs,
       dpop_signing_alg_values_supported: algs,
+      tls_client_certificate_bound_access_tokens: true,
     });
     const token = await tokenFor(await seedClient());
     expect(jose.decodeJwt(token).iss).toBe(metadata.issuer);

@@ -185,9 +185,10 @@ export async function verifyClientAssertion(
     await decoyVerification(assertion);
     return fail("unknown_client");
   }
-  if (client.record.token_endpoint_auth_method !== "private_key_jwt") {
+  const method = client.record.token_endpoint_auth_method;
+  if (method !== "private_key_jwt") {
     await decoyVerification(assertion);
-    return fail("assertion_for_secret_client");
+    return fail(method === "client_secret_basic" ? "assertion_for_secret_client" : "assertion_for_mtls_client");
   }
   const result =
     client.record.federation === null
