@@ -3,6 +3,7 @@ import { buildSync } from "esbuild";
 import { defineConfig } from "vitest/config";
 import { unstable_readConfig } from "wrangler";
 import { OPTIONAL_SECRETS, VAR_DEFAULTS } from "./src/settings.ts";
+import { replayTestWorkers } from "./test/replay-workers.ts";
 
 /** Test signing key; never used outside tests. */
 export const TEST_SIGNING_KEY = "test-signing-key-0123456789abcdefghijklmnop";
@@ -16,6 +17,12 @@ const DEFAULT_SETTINGS: Record<string, string> = {
   ...Object.fromEntries(OPTIONAL_SECRETS.map((name) => [name, ""])),
 };
 
+/** Two more keymint instances sharing one replay guard, and failing guards (test/replay-workers.ts). */
+const REPLAY_WORKERS = replayTestWorkers({
+  ...DEFAULT_SETTINGS,
+  TOKEN_SIGNING_KEY: TEST_SIGNING_KEY,
+  CLIENT_CACHE_TTL: "0",
+});
 /** A Worker's TypeScript entry bundled into one ES module (auxiliary Workers of the pool take JavaScript). */
 function bundled(entry: string): string {
   const result = buildSync({ entryPoints: [entry], bundle: true, format: "esm", platform: "neutral", write: false });
@@ -55,8 +62,14 @@ export default defineConfig({
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
-              workers: HOOK_WORKERS,
-              serviceBindings: { TEST_CLAIMS_HOOK: "test-claims-hook", EXAMPLE_CLAIMS_HOOK: "example-claims-hook" },
+              // Claims hooks and the replay guard's extra keymint instances, side by side.
+              workers: [...HOOK_WORKERS, ...REPLAY_WORKERS.workers],
+              serviceBindings: {
+                TEST_CLAIMS_HOOK: "test-claims-hook",
+                EXAMPLE_CLAIMS_HOOK: "example-claims-hook",
+                ...REPLAY_WORKERS.serviceBindings,
+              },
+              durableObjects: REPLAY_WORKERS.durableObjects,
               bindings: {
                 ...DEFAULT_SETTINGS,
                 TOKEN_SIGNING_KEY: TEST_SIGNING_KEY,

@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { RecordStore } from "../src/clients/operations.ts";
 import { CLIENT_KEY_PREFIX, clientKey } from "../src/clients/record.ts";
 
@@ -69,22 +69,54 @@ function quietWrangler(): () => void {
   };
 }
 
+/**
+ * A config holding only the `CLIENTS` namespace of the target's config (same ids, so the same local storage):
+ * getPlatformProxy starts every binding it is given, and for the replay guard's Durable Object, whose class lives in
+ * the Worker's script that the proxy does not run, workerd prints a warning on stderr for every command.
+ */
+async function kvOnlyConfig(options: TargetOptions): Promise<{ path: string; dir: string }> {
+  const { unstable_readConfig } = await import("wrangler");
+  const config = unstable_readConfig(
+    { config: options.configPath ?? "wrangler.toml", env: options.env },
+    { hideWarnings: true },
+  );
+  const kv = (config.kv_namespaces as { binding: string; id?: string; preview_id?: string }[]).find(
+    (n) => n.binding === "CLIENTS",
+  );
+  if (kv === undefined) throw new CliError('wrangler.toml has no KV binding "CLIENTS"');
+  const dir = await mkdtemp(join(tmpdir(), "keymint-cli-"));
+  const path = join(dir, "wrangler.json");
+  const namespace: Record<string, string> = { binding: "CLIENTS" };
+  if (kv.id !== undefined) namespace.id = kv.id;
+  if (kv.preview_id !== undefined) namespace.preview_id = kv.preview_id;
+  await writeFile(
+    path,
+    JSON.stringify({ name: config.name, compatibility_date: config.compatibility_date, kv_namespaces: [namespace] }),
+  );
+  return { path, dir };
+}
+
 /** The local registry, opened in-process with wrangler's `getPlatformProxy` (the same storage `wrangler dev` uses). */
 export async function openLocalRegistry(options: TargetOptions): Promise<Registry> {
   const restoreEnvironment = quietWrangler();
   const { getPlatformProxy } = await import("wrangler");
   const persistRoot = options.persistTo ?? ".wrangler/state";
   let proxy: Awaited<ReturnType<typeof getPlatformProxy>>;
+  let scratch: string | undefined;
   try {
+    const kvOnly = await kvOnlyConfig(options);
+    scratch = kvOnly.dir;
     proxy = await getPlatformProxy({
-      configPath: options.configPath ?? "wrangler.toml",
-      environment: options.env,
-      persist: { path: join(persistRoot, "v3") },
+      configPath: kvOnly.path,
+      persist: { path: resolve(persistRoot, "v3") },
       remoteBindings: false,
     });
   } catch (err) {
     restoreEnvironment();
+    if (err instanceof CliError) throw err;
     throw new CliError(`cannot open the local registry: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
   }
   const kv = (proxy.env as Record<string, unknown>).CLIENTS as KvLike | undefined;
   if (kv === undefined) {

@@ -3,6 +3,7 @@
 import { isValidAudience, TTL_MAX, TTL_MIN } from "./clients/record.ts";
 import type { KeymintEnv } from "./env.ts";
 import { parseScope } from "./oauth/scope.ts";
+import type { ReplayGuardNamespace } from "./replay/claim.ts";
 import { VAR_DEFAULTS, type VarName } from "./settings.ts";
 import { type Cidr, parseCidrList } from "./util/cidr.ts";
 
@@ -218,4 +219,16 @@ export function requireClientsBinding(env: KeymintEnv): KVNamespace {
     );
   }
   return kv;
+}
+
+/** The replay guard's Durable Object binding, or a `ConfigError` naming the fix when it is missing. */
+export function requireReplayGuardBinding(env: KeymintEnv): ReplayGuardNamespace {
+  const namespace = env.REPLAY_GUARD as ReplayGuardNamespace | undefined;
+  if (namespace === undefined || typeof namespace.getByName !== "function") {
+    throw new ConfigError(
+      "the Durable Object binding REPLAY_GUARD is missing",
+      'add [[durable_objects.bindings]] name = "REPLAY_GUARD", class_name = "ReplayGuard" and its [[migrations]] (new_sqlite_classes) to wrangler.toml, as in keymint\'s, and redeploy',
+    );
+  }
+  return namespace;
 }

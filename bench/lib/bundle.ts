@@ -26,6 +26,26 @@ export interface Bundle {
   modules: WorkerModule[];
   compatibilityDate: string;
   compatibilityFlags: string[];
+  /** Durable Object classes the Worker exports and binds (`[[durable_objects.bindings]]` of its wrangler.toml). */
+  durableObjects?: DurableObjectBinding[];
+}
+
+export interface DurableObjectBinding {
+  binding: string;
+  className: string;
+}
+
+/** The `[[durable_objects.bindings]]` of a wrangler.toml (name and class_name; same-script classes only). */
+export function durableObjectBindings(toml: string): DurableObjectBinding[] {
+  return toml
+    .split(/^\s*\[\[durable_objects\.bindings\]\]\s*$/m)
+    .slice(1)
+    .flatMap((section) => {
+      const body = section.split(/^\s*\[/m)[0] ?? "";
+      const binding = /^\s*name\s*=\s*"([^"]+)"/m.exec(body)?.[1];
+      const className = /^\s*class_name\s*=\s*"([^"]+)"/m.exec(body)?.[1];
+      return binding === undefined || className === undefined ? [] : [{ binding, className }];
+    });
 }
 
 export interface Compatibility {
@@ -93,7 +113,8 @@ export async function collectModules(dir: string, mainName: string): Promise<Wor
 export async function bundleProject(outDir: string): Promise<Bundle> {
   const compat = await projectCompatibility();
   await wrangler(["deploy", "--dry-run", "--outdir", outDir]);
-  return { dir: outDir, modules: await collectModules(outDir, "index.js"), ...compat };
+  const durableObjects = durableObjectBindings(await readFile(rootPath("wrangler.toml"), "utf8"));
+  return { dir: outDir, modules: await collectModules(outDir, "index.js"), ...compat, durableObjects };
 }
 
 /**
@@ -114,7 +135,14 @@ export async function bundleProjectAt(ref: string, dir: string): Promise<Bundle 
   const outDir = join(dir, "keymint-baseline");
   await mkdir(outDir, { recursive: true });
   await wrangler(["deploy", "--dry-run", "--outdir", outDir], source);
-  return { dir: outDir, modules: await collectModules(outDir, "index.js"), ...(await projectCompatibility()), commit };
+  const durableObjects = durableObjectBindings(await readFile(join(source, "wrangler.toml"), "utf8"));
+  return {
+    dir: outDir,
+    modules: await collectModules(outDir, "index.js"),
+    ...(await projectCompatibility()),
+    durableObjects,
+    commit,
+  };
 }
 
 /**

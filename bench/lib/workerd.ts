@@ -1,7 +1,7 @@
 /** Serving a bundled Worker on bare workerd with a generated Cap'n Proto config. */
 
 import { execFileSync } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import type { Bundle } from "./bundle.ts";
@@ -46,6 +46,8 @@ export interface WorkerdConfig {
    * addresses only): keymint fetching the bench's outside issuer, the example API fetching keymint's JWKS.
    */
   loopbackFetch?: boolean;
+  /** Directory of the Durable Objects' storage (one per server: two workerd processes never share one). */
+  storagePath?: string;
   /** Take `request.cf` from this request header (workerd's `cfBlobHeader`), as the edge would set it. */
   cfBlobHeader?: string;
   /** Further Workers in the same process (same thread, like a service binding at the edge), not on any socket. */
@@ -69,6 +71,28 @@ function v8Flags(): string[] {
   return (process.env.BENCH_V8_FLAGS ?? "").split(" ").filter((f) => f !== "");
 }
 
+/**
+ * The bundle's Durable Objects: SQLite-backed namespaces (as `new_sqlite_classes` deploys them) stored on local
+ * disk in `storagePath`, like Cloudflare's own SQLite storage (a real file system write per change).
+ */
+function durableObjectParts(bundle: Bundle, storagePath: string): { services: string[]; worker: string } {
+  const objects = bundle.durableObjects ?? [];
+  if (objects.length === 0) return { services: [], worker: "" };
+  const namespaces = objects.map(
+    (o) => `(className = ${str(o.className)}, uniqueKey = ${str(`keymint-bench-${o.className}`)}, enableSql = true)`,
+  );
+  if (storagePath === ":memory:") {
+    return {
+      services: [],
+      worker: `\n  durableObjectNamespaces = [${namespaces.join(", ")}],\n  durableObjectStorage = (inMemory = void),`,
+    };
+  }
+  return {
+    services: [`    (name = "do-storage", disk = (path = ${str(storagePath)}, writable = true)),`],
+    worker: `\n  durableObjectNamespaces = [${namespaces.join(", ")}],\n  durableObjectStorage = (localDisk = "do-storage"),`,
+  };
+}
+
 /** A `Workerd.Worker` literal for a bundle; module paths are relative to the config's directory. */
 function workerText(bundle: Bundle, configDir: string, bindings: readonly Binding[]): string {
   const modules = bundle.modules.map(
@@ -89,6 +113,7 @@ function workerText(bundle: Bundle, configDir: string, bindings: readonly Bindin
 /** The workerd config: one Worker service `main` on an HTTP socket, plus external services and further Workers. */
 export function capnpConfig(config: WorkerdConfig): string {
   const { bundle } = config;
+  const objects = durableObjectParts(bundle, config.storagePath ?? join(bundle.dir, "do-storage"));
   const modules = bundle.modules.map((m) => `(name = ${str(m.name)}, ${m.kind} = embed ${str(m.name)})`);
   const extraWorkers = (config.workers ?? []).map(
     (w) => `    (name = ${str(w.name)}, worker = ${workerText(w.bundle, bundle.dir, w.bindings ?? [])}),`,
@@ -99,6 +124,13 @@ export function capnpConfig(config: WorkerdConfig): string {
   if (config.loopbackFetch === true) {
     externals.push('    (name = "loopback", network = (allow = ["public", "private", "local"])),');
   }
+  externals.push(...objects.services);
+  const bindings = [
+    ...(config.bindings ?? []).map(bindingText),
+    ...(bundle.durableObjects ?? []).map(
+      (o) => `(name = ${str(o.binding)}, durableObjectNamespace = ${str(o.className)})`,
+    ),
+  ];
   return `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -118,9 +150,9 @@ const worker :Workerd.Worker = (
     ${modules.join(",\n    ")}
   ],
   compatibilityDate = ${str(bundle.compatibilityDate)},
-  compatibilityFlags = [${bundle.compatibilityFlags.map(str).join(", ")}],${config.loopbackFetch === true ? '\n  globalOutbound = "loopback",' : ""}
+  compatibilityFlags = [${bundle.compatibilityFlags.map(str).join(", ")}],${config.loopbackFetch === true ? '\n  globalOutbound = "loopback",' : ""}${objects.worker}
   bindings = [
-    ${(config.bindings ?? []).map(bindingText).join(",\n    ")}
+    ${bindings.join(",\n    ")}
   ],
 );
 `;
@@ -132,7 +164,9 @@ const worker :Workerd.Worker = (
  */
 export async function startWorkerd(name: string, config: WorkerdConfig): Promise<ManagedProcess> {
   const configPath = join(config.bundle.dir, `${name}.capnp`);
-  await writeFile(configPath, capnpConfig(config));
+  const storagePath = join(config.bundle.dir, `${name}.do-storage`);
+  if ((config.bundle.durableObjects ?? []).length > 0) await mkdir(storagePath, { recursive: true });
+  await writeFile(configPath, capnpConfig({ ...config, storagePath: config.storagePath ?? storagePath }));
   const proc = spawnLogged({
     name,
     command: workerdBinary(),

@@ -4,14 +4,15 @@
  */
 
 import type { KeymintEnv } from "../env.ts";
-import type { RequestContext } from "../http/context.ts";
+import { oneTimeIdsFor, type RequestContext } from "../http/context.ts";
 import { inspectToken } from "../http/inspect-token.ts";
 import { recordTokenFailure } from "../http/throttle.ts";
 import type { AccessTokenClaims } from "../jwt/claims.ts";
 import { cachedKeyring, getKeyring } from "../jwt/keyring.ts";
-import { checkDpopProof, DpopReplayCache } from "../oauth/dpop.ts";
+import { checkDpopProof } from "../oauth/dpop.ts";
 import { OAuthError, type TokenChallenge } from "../oauth/errors.ts";
 import type { InactiveReason } from "../oauth/token-state.ts";
+import { proofShard } from "../replay/claim.ts";
 
 /** Reads clients (the GET calls). */
 export const ADMIN_READ_SCOPE = "keymint:clients:read";
@@ -102,9 +103,6 @@ export function isTokenGuess(detail: string | undefined): boolean {
   return GUESSES.has(detail) || (detail.startsWith("dpop ") && detail !== "dpop no_proof");
 }
 
-/** Proof `jti`s accepted by this isolate's admin API. */
-const proofs = new DpopReplayCache();
-
 function hasScope(claims: AccessTokenClaims, scope: string): boolean {
   return (claims.scope ?? "").split(" ").includes(scope);
 }
@@ -151,7 +149,8 @@ async function verifyAdminToken(
       url: request.url,
       now: ctx.now,
       accessToken: token,
-      replay: proofs,
+      // Single use everywhere, as at the token endpoint: the proof's jti is spent in its key's replay-guard object.
+      replay: (spent) => oneTimeIdsFor(env, ctx.config).claim(proofShard(spent.jkt), spent.jti, spent.until, ctx.now),
     });
     if (!proof.ok) {
       throw new OAuthError("invalid_dpop_proof", proof.description, {

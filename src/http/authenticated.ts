@@ -1,6 +1,6 @@
 /** The shared front half of every client-authenticated endpoint: config, keys, form, client authentication. */
 
-import { getConfig, requireClientsBinding } from "../config.ts";
+import { getConfig } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
 import { cachedKeyring, getKeyring, type Keyring } from "../jwt/keyring.ts";
 import { OAuthError } from "../oauth/errors.ts";
@@ -11,7 +11,7 @@ import {
   extractCredentials,
   presentedClientId,
 } from "./client-auth.ts";
-import { type RequestContext, requestContext } from "./context.ts";
+import { oneTimeIdsFor, type RequestContext, requestContext } from "./context.ts";
 import { errorResponse, toOAuthError } from "./errors.ts";
 import { type FormParams, readForm } from "./form.ts";
 import { failureKind, recordFailure, refuseIfBlocked } from "./throttle.ts";
@@ -69,11 +69,7 @@ export async function authenticate(exchange: Exchange): Promise<Authenticated> {
       assertion: () => ({
         issuer: ctx.issuer,
         now: ctx.now,
-        replay: {
-          kv: requireClientsBinding(env),
-          timeoutMs: ctx.config.kvTimeoutMs,
-          waitUntil: exchange.execution === undefined ? undefined : (p) => exchange.execution?.waitUntil(p),
-        },
+        replay: oneTimeIdsFor(env, ctx.config),
       }),
     });
     knownClient(exchange.audit, result.client.record.client_id);

@@ -2,8 +2,9 @@
 
 import { KvClientStore } from "../clients/kv-store.ts";
 import type { ClientStore } from "../clients/store.ts";
-import { type Config, getConfig, requireClientsBinding } from "../config.ts";
+import { type Config, getConfig, requireClientsBinding, requireReplayGuardBinding } from "../config.ts";
 import type { KeymintEnv } from "../env.ts";
+import { type OneTimeIds, oneTimeIds } from "../replay/claim.ts";
 
 export interface RequestContext {
   config: Config;
@@ -28,6 +29,21 @@ function storeFor(env: KeymintEnv, config: Config): KvClientStore {
     stores.set(env, store);
   }
   return store;
+}
+
+const replays = new WeakMap<object, OneTimeIds>();
+
+/**
+ * The deployment's one-time ids (client assertions, DPoP proofs), memoized per env like the store: the env's
+ * replay guard behind one per-isolate first check. A `ConfigError` when the REPLAY_GUARD binding is missing.
+ */
+export function oneTimeIdsFor(env: KeymintEnv, config: Config): OneTimeIds {
+  let ids = replays.get(env);
+  if (ids === undefined) {
+    ids = oneTimeIds(requireReplayGuardBinding(env), config.kvTimeoutMs);
+    replays.set(env, ids);
+  }
+  return ids;
 }
 
 /**

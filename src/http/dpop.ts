@@ -2,13 +2,12 @@
 
 import type { PreparedClient } from "../clients/store.ts";
 import { peekJws } from "../jwt/verify.ts";
-import { checkDpopProof, DpopReplayCache } from "../oauth/dpop.ts";
+import { checkDpopProof } from "../oauth/dpop.ts";
 import { OAuthError } from "../oauth/errors.ts";
+import { proofShard } from "../replay/claim.ts";
 import { currentNonce, deriveNonceKey, isFreshNonce } from "../tokens/dpop-nonce.ts";
 import type { Exchange } from "./authenticated.ts";
-
-/** Proof `jti`s accepted by this isolate's token endpoint. */
-const replay = new DpopReplayCache();
+import { oneTimeIdsFor } from "./context.ts";
 
 /** The nonce key, derived once per isolate from the signing key (kept as a value, never a shared promise). */
 let nonceMemo: { signing: string; key: CryptoKey } | undefined;
@@ -79,7 +78,8 @@ async function checkProof(exchange: Exchange, proof: string): Promise<string> {
     method: exchange.request.method,
     url: exchange.request.url,
     now,
-    replay,
+    // Single use everywhere: the proof's jti is spent in the replay guard's object for its key.
+    replay: (spent) => oneTimeIdsFor(exchange.env, config).claim(proofShard(spent.jkt), spent.jti, spent.until, now),
     nonce: nonceKey === undefined ? undefined : (nonce) => isFreshNonce(nonceKey, nonce, now),
   });
   if (result.ok) {

@@ -6,6 +6,7 @@ import { log } from "../log.ts";
 import { bearerChallenge, dpopChallenge } from "../oauth/challenge.ts";
 import { OAuthError, serverError, type TokenChallenge, temporarilyUnavailable } from "../oauth/errors.ts";
 import { RemoteFetchError } from "../remote/fetch-json.ts";
+import { ReplayGuardUnavailableError } from "../replay/claim.ts";
 
 /** Realm of the `WWW-Authenticate: Basic` challenge (RFC 7617). */
 export const BASIC_CHALLENGE = 'Basic realm="keymint", charset="UTF-8"';
@@ -53,8 +54,8 @@ export function errorResponse(err: OAuthError): Response {
 }
 
 /**
- * Turns anything thrown while serving into an `OAuthError`: registry faults and unreachable outside documents
- * (JWKS, discovery) become 503 `temporarily_unavailable`, configuration mistakes and bugs become 500 `server_error` with one log line
+ * Turns anything thrown while serving into an `OAuthError`: registry faults, an unreachable replay guard and
+ * unreachable outside documents (JWKS, discovery) become 503 `temporarily_unavailable`, configuration mistakes and bugs become 500 `server_error` with one log line
  * that says what to fix.
  */
 export function toOAuthError(err: unknown, route: string): OAuthError {
@@ -73,6 +74,14 @@ export function toOAuthError(err: unknown, route: string): OAuthError {
       url: err.url,
       cause: err.message,
       fix: "check that this JWKS or OpenID Connect discovery URL answers 200 with JSON over https; the client retries after Retry-After",
+    });
+    return temporarilyUnavailable(err.message);
+  }
+  if (err instanceof ReplayGuardUnavailableError) {
+    log("error", "replay_guard_unavailable", {
+      route,
+      cause: err.message,
+      fix: "check the REPLAY_GUARD Durable Object (wrangler tail, Durable Objects status); one-time ids are never accepted unchecked, the client retries after Retry-After",
     });
     return temporarilyUnavailable(err.message);
   }

@@ -1,7 +1,8 @@
 /**
  * DPoP proofs (RFC 9449 §4.3): the rules, as a function of (proof, method, URL, now, access token, nonce,
- * replay cache) → the key's thumbprint (`jkt`) or a precise, safe error. Shared by the token endpoint and the
- * resource-server kit; the signature goes through src/jwt/verify.ts with the key embedded in the proof.
+ * replay check) → the key's thumbprint (`jkt`) or a precise, safe error. Shared by the token endpoint and the
+ * resource-server kit; the signature goes through src/jwt/verify.ts with the key embedded in the proof. Where a
+ * `jti` is remembered is the caller's choice (the replay guard, or a per-isolate set).
  */
 
 import { ASYMMETRIC_ALGS, type AsymmetricAlg, hasPrivateMembers, isObject, jwkThumbprint } from "../jwt/jwk.ts";
@@ -32,7 +33,18 @@ export class DpopReplayCache extends ExpiringSet {
   constructor(max = 100_000) {
     super(max);
   }
+
+  /** This set as a replay check (per isolate only: a replay to another isolate is not seen). */
+  check(now: number): ProofReplayCheck {
+    return (proof) => this.claim(`${proof.jkt} ${proof.jti}`, proof.until, now);
+  }
 }
+
+/**
+ * Spends a proof's `jti` (unique per key: RFC 9449 §4.2, §11.1), remembered until `until` (Unix seconds,
+ * inclusive: the last second the proof's `iat` is acceptable). `true` on its first use, `false` for a replay.
+ */
+export type ProofReplayCheck = (proof: { jkt: string; jti: string; until: number }) => boolean | Promise<boolean>;
 
 export interface DpopExpectations {
   /** The request's method (`htm`). */
@@ -45,7 +57,8 @@ export interface DpopExpectations {
   accessToken?: string;
   /** When the server requires nonces: whether a presented `nonce` is acceptable (RFC 9449 §8). */
   nonce?: (nonce: unknown) => Promise<boolean>;
-  replay: DpopReplayCache;
+  /** Checked last, once every other rule holds, so a refused proof never spends its `jti`. */
+  replay: ProofReplayCheck;
 }
 
 function fail(reason: string, description: string): DpopFailure {
@@ -148,7 +161,7 @@ export async function checkDpopProof(proof: string, expect: DpopExpectations): P
   if (expect.nonce !== undefined && !(await expect.nonce(claims.nonce))) {
     return { ok: false, reason: "nonce", description: "A fresh DPoP nonce is required" };
   }
-  if (!expect.replay.claim(`${jkt} ${jti}`, iat + DPOP_MAX_AGE, expect.now)) {
+  if (!(await expect.replay({ jkt, jti, until: Math.floor(iat) + DPOP_MAX_AGE }))) {
     return fail("replayed", "this proof was already used");
   }
   return { ok: true, jkt, jti };

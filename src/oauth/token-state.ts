@@ -52,18 +52,30 @@ export function accessTokenTimeProblem(
 }
 
 /**
+ * What the token alone says about its state, before anything is looked up: expired, not yet valid, longer-lived
+ * than keymint ever issues, or from another issuer; `null` when it could be active.
+ */
+export function ownInactiveReason(
+  claims: AccessTokenClaims,
+  issuer: string,
+  now: number,
+): "expired" | "issued_in_future" | "lifetime_too_long" | "wrong_issuer" | null {
+  const time = accessTokenTimeProblem(claims, now, { exp: 0, iat: CLOCK_LEEWAY });
+  if (time !== null) return time;
+  return claims.iss === issuer ? null : "wrong_issuer";
+}
+
+/**
  * The reason a correctly signed token is inactive, or `null` when it is active: expired, not yet valid,
  * longer-lived than keymint ever issues, foreign issuer, client deleted or disabled, all the client's tokens revoked, or this token revoked.
  */
 export function inactiveReason(facts: TokenFacts): InactiveReason | null {
-  const { claims, now } = facts;
-  const time = accessTokenTimeProblem(claims, now, { exp: 0, iat: CLOCK_LEEWAY });
-  if (time !== null) return time;
-  if (claims.iss !== facts.issuer) return "wrong_issuer";
+  const own = ownInactiveReason(facts.claims, facts.issuer, facts.now);
+  if (own !== null) return own;
   if (facts.client === null) return "client_unknown";
   if (!facts.client.enabled) return "client_disabled";
   const cutoff = facts.client.tokens_revoked_before;
-  if (cutoff !== null && claims.iat <= cutoff) return "client_tokens_revoked";
+  if (cutoff !== null && facts.claims.iat <= cutoff) return "client_tokens_revoked";
   if (facts.revoked) return "revoked";
   return null;
 }

@@ -14,13 +14,15 @@
  *     app.get("/.well-known/oauth-protected-resource/*", protectedResourceMetadata(options));
  *
  * Local verification checks signature, `typ`, `alg`, `kid`, `exp`, `iss`, `aud`, scopes and the token's binding
- * (a DPoP proof, or the TLS client certificate through Cloudflare mTLS). It cannot see a
+ * (a DPoP proof — with `replayGuard`, its single use through keymint's own Durable Object — or the TLS client
+ * certificate through Cloudflare mTLS). It cannot see a
  * revocation, a disabled client or `revoke-tokens`; where those must take effect before the token expires,
  * call keymint's introspection endpoint instead (see README "Resource servers").
  */
 
 export type { KeyLookup } from "../jwt/access-token.ts";
 export type { AccessTokenClaims, TokenClaims } from "../jwt/claims.ts";
+export type { ReplayGuardNamespace } from "../replay/claim.ts";
 export {
   metadataUrlFor,
   PROTECTED_RESOURCE_WELL_KNOWN,
@@ -38,6 +40,7 @@ export {
   type Presentation,
   protectedResourceMetadata,
   type RequireTokenOptions,
+  replayGuardCheck,
   requireToken,
   type ScopesFor,
   type TokenVariables,

@@ -11,10 +11,17 @@ import type { AccessTokenClaims, TokenClaims } from "../jwt/claims.ts";
 import { TOKEN_SIGNING_ALGS } from "../jwt/jwk.ts";
 import { importHmacKeysByKid, MIN_KEY_LENGTH, parseKeyList, type VerificationKey } from "../jwt/keys.ts";
 import { bearerChallenge, dpopChallenge } from "../oauth/challenge.ts";
-import { checkDpopProof, DpopReplayCache } from "../oauth/dpop.ts";
+import { checkDpopProof, DpopReplayCache, type ProofReplayCheck } from "../oauth/dpop.ts";
 import { accessTokenTimeProblem } from "../oauth/token-state.ts";
 import { RemoteFetchError, remoteUrlProblem } from "../remote/fetch-json.ts";
 import { remoteKeySet } from "../remote/key-set.ts";
+import {
+  type OneTimeIds,
+  oneTimeIds,
+  proofShard,
+  type ReplayGuardNamespace,
+  ReplayGuardUnavailableError,
+} from "../replay/claim.ts";
 import { certificateProblem, presentedCertificate } from "../x509/presented.ts";
 import { metadataPathsFor, metadataUrlFor, protectedResourceMetadataFor } from "./metadata.ts";
 
@@ -71,6 +78,13 @@ export interface RequireTokenOptions {
    * refused (RFC 9449 §7.1).
    */
   dpop?: "allowed" | "required";
+  /**
+   * keymint's replay guard, bound in this API's wrangler.toml (`[[durable_objects.bindings]] name = "REPLAY_GUARD",
+   * class_name = "ReplayGuard", script_name = "keymint"`), e.g. `(env) => env.REPLAY_GUARD`: a DPoP proof is
+   * then accepted once across every isolate and location (one Durable Object call per DPoP request), and 503
+   * when the guard cannot be asked. Without it a proof's `jti` is remembered per isolate only.
+   */
+  replayGuard?: (env: Env) => DurableObjectNamespace | ReplayGuardNamespace | undefined;
 }
 
 export { bearerChallenge, dpopChallenge };
@@ -155,8 +169,26 @@ const TIME_PROBLEMS = {
   lifetime_too_long: "The access token lives longer than keymint issues",
 } as const;
 
-/** Proof `jti`s seen by this isolate's resource server. */
+/** Proof `jti`s seen by this isolate's resource server (without a replay guard). */
 const proofs = new DpopReplayCache();
+
+/** How long the kit waits for the replay guard before answering 503. */
+const REPLAY_GUARD_TIMEOUT_MS = 3000;
+const guards = new WeakMap<object, OneTimeIds>();
+
+/** A replay check through keymint's replay guard: the same objects, and ids, as keymint's token endpoint. */
+export function replayGuardCheck(
+  namespace: DurableObjectNamespace | ReplayGuardNamespace,
+  now: number,
+): ProofReplayCheck {
+  let ids = guards.get(namespace);
+  if (ids === undefined) {
+    ids = oneTimeIds(namespace as ReplayGuardNamespace, REPLAY_GUARD_TIMEOUT_MS);
+    guards.set(namespace, ids);
+  }
+  const spend = ids;
+  return (proof) => spend.claim(proofShard(proof.jkt), proof.jti, proof.until, now);
+}
 
 /**
  * Verifies a keymint access token for this resource server; `now` is Unix seconds. A DPoP-bound token
@@ -174,6 +206,8 @@ export async function verifyAccessToken(
     scopes?: readonly string[];
     clockTolerance?: number;
     presentation?: Presentation;
+    /** Where proof `jti`s are spent (`replayGuardCheck`); default: this isolate's own set. */
+    replay?: ProofReplayCheck;
   },
   now: number,
 ): Promise<VerifyOutcome> {
@@ -211,7 +245,7 @@ export async function verifyAccessToken(
         url: presentation.url,
         now,
         accessToken: token,
-        replay: proofs,
+        replay: expect.replay ?? proofs.check(now),
       });
       if (!proof.ok) {
         return { ok: false, status: 401, error: "invalid_dpop_proof", description: proof.description, dpop };
@@ -345,6 +379,17 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
       }
       keys = await hmacKeyLookup(secrets);
     }
+    let replay: ProofReplayCheck | undefined;
+    if (options.replayGuard !== undefined) {
+      const namespace = options.replayGuard(env);
+      if (namespace === undefined || typeof (namespace as { getByName?: unknown }).getByName !== "function") {
+        return misconfigured(
+          c,
+          "bind keymint's ReplayGuard Durable Object (script_name = keymint) and pass it as replayGuard",
+        );
+      }
+      replay = replayGuardCheck(namespace, Math.floor(Date.now() / 1000));
+    }
     const dpopOnly = options.dpop === "required";
     const match = /^(Bearer|DPoP)\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(c.req.header("authorization") ?? "");
     const scheme = match?.[1]?.toLowerCase() === "dpop" ? "DPoP" : "Bearer";
@@ -374,10 +419,25 @@ export function requireToken(options: RequireTokenOptions): MiddlewareHandler<{ 
             url: c.req.url,
             certificate: () => certificateOf(c.req.raw),
           },
+          replay,
         },
         Math.floor(Date.now() / 1000),
       );
     } catch (err) {
+      if (err instanceof ReplayGuardUnavailableError) {
+        console.error(
+          JSON.stringify({
+            level: "error",
+            event: "replay_guard_unavailable",
+            cause: err.message,
+            fix: "check keymint's REPLAY_GUARD Durable Object and this API's binding to it (script_name)",
+          }),
+        );
+        return deny(c, 503, null, {
+          error: "temporarily_unavailable",
+          error_description: "The DPoP proof cannot be checked for replay, retry later",
+        });
+      }
       if (!(err instanceof RemoteFetchError)) throw err;
       console.error(
         JSON.stringify({

@@ -35,4 +35,9 @@ export class ExpiringSet {
     setBounded(this.#until, id, until, this.#max);
     return true;
   }
+
+  /** Forgets `id` (a claim whose use did not go through). */
+  release(id: string): void {
+    this.#until.delete(id);
+  }
 }

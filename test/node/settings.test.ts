@@ -75,7 +75,12 @@ describe("README configuration table", () => {
     for (const [name, value] of Object.entries(VAR_DEFAULTS)) {
       expect(rows.get(name), name).toEqual({ kind: "var", fallback: value === "" ? '`""`' : `\`${value}\`` });
     }
-    const bindings = ["CLIENTS", ...config.ratelimits.map((r) => r.name), ...OPTIONAL_BINDINGS];
+    const bindings = [
+      "CLIENTS",
+      ...config.ratelimits.map((r) => r.name),
+      ...config.durable_objects.bindings.map((b) => b.name),
+      ...OPTIONAL_BINDINGS,
+    ];
     for (const name of bindings) expect(rows.get(name)?.kind, name).toMatch(/binding$/);
     expect([...rows.keys()].sort()).toEqual([...SETTING_NAMES, ...bindings].sort());
   });

@@ -4,13 +4,14 @@
  * keys found by discovery). Outside documents are served by a stub of the Worker's outbound `fetch`.
  */
 
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import * as jose from "jose";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { JTI_PREFIX } from "../../src/clients/auth/replay.ts";
 import { type ClientKeys, newKeyClientRecord, setEnabled } from "../../src/clients/lifecycle.ts";
 import type { ClientRecord } from "../../src/clients/record.ts";
 import { keySetStats } from "../../src/remote/key-set.ts";
+import { assertionShard } from "../../src/replay/claim.ts";
 import {
   basicAuth,
   freshMinute,
@@ -100,6 +101,13 @@ async function expectToken(res: Response): Promise<string> {
   return body.access_token as string;
 }
 
+/** The ids stored by a client's replay guard object (docs/storage.md, "The replay guard"). */
+function usedIds(clientId: string): Promise<{ id: string; until: number }[]> {
+  return runInDurableObject(env.REPLAY_GUARD.getByName(assertionShard(clientId)), (_, state) =>
+    state.storage.sql.exec<{ id: string; until: number }>("SELECT id, until FROM used").toArray(),
+  );
+}
+
 /** Stubs the Worker's outbound fetch with fixed documents per URL, counting the calls to each. */
 function serve(routes: Record<string, () => Response | Promise<Response>>) {
   const calls: Record<string, number> = {};
@@ -157,15 +165,15 @@ describe("private_key_jwt with registered keys (RFC 7523 §2.2)", () => {
     await expectToken(await withAssertion(await assertion(a, clientId, {}, { kid: undefined })));
   });
 
-  it("refuses a replayed assertion (jti single use until exp) and stores the jti in KV until then", async () => {
+  it("refuses a replayed assertion (jti single use until exp), spent in the client's replay guard object, not in KV", async () => {
     const key = await makeKey("ES256");
     const clientId = await keyClient({ jwks: { keys: [key.publicJwk] } });
-    const jwt = await assertion(key, clientId);
+    const jti = crypto.randomUUID();
+    const jwt = await assertion(key, clientId, { jti });
     await expectToken(await withAssertion(jwt));
     await expectInvalidClient(await withAssertion(jwt));
-    const stored = await env.CLIENTS.list({ prefix: JTI_PREFIX });
-    expect(stored.keys.length).toBeGreaterThan(0);
-    for (const entry of stored.keys) expect(entry.expiration).toBeGreaterThan(nowSeconds());
+    expect((await env.CLIENTS.list({ prefix: "jti:" })).keys).toEqual([]);
+    expect((await usedIds(clientId)).map((row) => row.id)).toEqual([jti]);
   });
 
   it("remembers a used jti for as long as the assertion could pass the time checks (exp plus the leeway)", async () => {
@@ -176,11 +184,8 @@ describe("private_key_jwt with registered keys (RFC 7523 §2.2)", () => {
     const exp = now + 200;
     const jwt = await assertion(key, clientId, { iat: now, exp, jti });
     await expectToken(await withAssertion(jwt));
-    // docs/storage.md: jti:<base64url SHA-256(client_id "\n" jti)>, expiring after exp + 30 s (the leeway).
-    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`${clientId}\n${jti}`));
-    const name = `${JTI_PREFIX}${jose.base64url.encode(new Uint8Array(digest))}`;
-    const entry = (await env.CLIENTS.list({ prefix: name })).keys[0];
-    expect(entry?.expiration).toBeGreaterThan(exp + 30);
+    // docs/storage.md: the id is kept until exp + 30 s (the leeway), the last second the assertion could pass.
+    expect(await usedIds(clientId)).toEqual([{ id: jti, until: exp + 30 }]);
     // 10 s after exp the assertion is still within the leeway: it is not accepted a second time.
     vi.useFakeTimers({ now: (exp + 10) * 1000, toFake: ["Date"] });
     await expectInvalidClient(await withAssertion(jwt));

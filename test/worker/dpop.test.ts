@@ -6,11 +6,14 @@
 
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import { Hono } from "hono";
 import * as jose from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import api, { type ApiEnv } from "../../examples/resource-server/src/index.ts";
 import { newKeyClientRecord } from "../../src/clients/lifecycle.ts";
 import worker from "../../src/index.ts";
+import { proofShard } from "../../src/replay/claim.ts";
+import { requireToken } from "../../src/resource-server/index.ts";
 import {
   basicAuth,
   FORM,
@@ -451,6 +454,73 @@ describe("the resource-server kit with DPoP (RFC 9449 §7) through the example A
       const again = await call({ Authorization: `DPoP ${token}`, DPoP: once });
       expect(again.status).toBe(401);
       expect(again.body.error_description).toMatch(/already used/);
+    });
+  });
+
+  describe("with keymint's replay guard bound (the kit's replayGuard option)", () => {
+    const guarded = (replayGuard: unknown) => ({ ...apiEnv, REPLAY_GUARD: replayGuard as DurableObjectNamespace });
+    const callGuarded = async (apiEnvWith: ApiEnv, headers: Record<string, string>) => {
+      const res = await api.fetch(new Request(`${API}/reports`, { headers }), apiEnvWith, createExecutionContext());
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+
+    it("refuses a proof already spent in another location: the guard, not this isolate, decides", async () => {
+      const key = await proofKey();
+      const token = await dpopToken(key);
+      const spent = await apiProof(key, token);
+      const { jti, iat } = jose.decodeJwt(spent) as { jti: string; iat: number };
+      // Another isolate (or another location) accepted this proof first: it spent the jti in the key's object.
+      expect(await env.REPLAY_GUARD.getByName(proofShard(key.jkt)).claim(jti, iat + 300)).toBe(true);
+      expect((await call({ Authorization: `DPoP ${token}`, DPoP: spent })).status).toBe(200);
+      const res = await callGuarded(guarded(env.REPLAY_GUARD), { Authorization: `DPoP ${token}`, DPoP: spent });
+      expect(res.status).toBe(401);
+      expect(res.body.error_description).toMatch(/already used/);
+      const fresh = await apiProof(key, token);
+      expect(
+        (await callGuarded(guarded(env.REPLAY_GUARD), { Authorization: `DPoP ${token}`, DPoP: fresh })).status,
+      ).toBe(200);
+      expect(
+        await env.REPLAY_GUARD.getByName(proofShard(key.jkt)).claim(jose.decodeJwt(fresh).jti as string, iat + 300),
+      ).toBe(false);
+    });
+
+    it("answers 503 temporarily_unavailable when the guard fails, never an unchecked pass", async () => {
+      const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+      const key = await proofKey();
+      const token = await dpopToken(key);
+      const failing = (env as unknown as { FAILING_REPLAY_GUARD: DurableObjectNamespace }).FAILING_REPLAY_GUARD;
+      const res = await callGuarded(guarded(failing), {
+        Authorization: `DPoP ${token}`,
+        DPoP: await apiProof(key, token),
+      });
+      expect(res).toEqual({
+        status: 503,
+        body: {
+          error: "temporarily_unavailable",
+          error_description: "The DPoP proof cannot be checked for replay, retry later",
+        },
+      });
+      expect(errors.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(/"event":"replay_guard_unavailable"/);
+    });
+
+    it("answers 500 with a fix in the log when replayGuard finds no binding", async () => {
+      const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+      const key = await proofKey();
+      const token = await dpopToken(key);
+      const app = new Hono();
+      app.get("/reports", requireToken({ issuer: ORIGIN, audience: API, replayGuard: () => undefined }), (c) =>
+        c.text("ok"),
+      );
+      const res = await app.fetch(
+        new Request(`${API}/reports`, {
+          headers: { Authorization: `DPoP ${token}`, DPoP: await apiProof(key, token) },
+        }),
+        apiEnv,
+      );
+      expect(res.status).toBe(500);
+      expect(errors.mock.calls.map((c) => String(c[0])).join("\n")).toMatch(
+        /resource_server_misconfigured.*ReplayGuard/,
+      );
     });
   });
 

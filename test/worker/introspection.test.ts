@@ -3,11 +3,13 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import * as jose from "jose";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { kvStoreStats } from "../../src/clients/kv-store.ts";
 import { revokeTokensBefore, setEnabled } from "../../src/clients/lifecycle.ts";
 import { clientKey } from "../../src/clients/record.ts";
 import worker from "../../src/index.ts";
 import { deriveKid } from "../../src/jwt/keys.ts";
+import { revocationStats } from "../../src/tokens/revocation-store.ts";
 import {
   basicAuth,
   FORM,
@@ -264,6 +266,65 @@ describe("revocation (RFC 7009)", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBeNull();
     expect((await introspect(await introspector(), token)).body).toEqual({ active: false });
+  });
+});
+
+describe("the revocation window: lookups cached per isolate (CLIENT_CACHE_TTL, docs/introspection.md)", () => {
+  const CACHED = { CLIENT_CACHE_TTL: "30" };
+
+  /** Introspection through the worker with other settings (the same KV binding: the same isolate caches). */
+  async function introspectWith(settings: Record<string, string>, caller: SeededClient, token: string) {
+    const request = new Request(INTROSPECT, {
+      method: "POST",
+      headers: { "Content-Type": FORM, Authorization: basicAuth(caller.clientId, caller.secret) },
+      body: new URLSearchParams({ token }),
+    });
+    const res = await worker.fetch(request, { ...env, ...settings } as typeof env, createExecutionContext());
+    return (await res.json()) as Record<string, unknown>;
+  }
+
+  /** What an /oauth2/revoke in another location leaves in KV. */
+  async function revokedElsewhere(token: string): Promise<void> {
+    const { jti, exp } = jose.decodeJwt(token) as { jti: string; exp: number };
+    await env.CLIENTS.put(`revoked:${jti}`, JSON.stringify({ client_id: "x", revoked_at: nowSeconds(), exp }));
+  }
+
+  it("answers a repeated introspection from the isolate's caches, with no KV read at all", async () => {
+    const caller = await introspector();
+    const token = await tokenFor(await seedClient());
+    expect((await introspectWith(CACHED, caller, token)).active).toBe(true);
+    const before = { records: kvStoreStats.reads, revocations: revocationStats.reads };
+    for (let i = 0; i < 3; i++) expect((await introspectWith(CACHED, caller, token)).active).toBe(true);
+    expect({ records: kvStoreStats.reads, revocations: revocationStats.reads }).toEqual(before);
+  });
+
+  it("sees a revocation made elsewhere once its cached answer is older than CLIENT_CACHE_TTL, at once without the cache", async () => {
+    const caller = await introspector();
+    const token = await tokenFor(await seedClient());
+    expect((await introspectWith(CACHED, caller, token)).active).toBe(true);
+    await revokedElsewhere(token);
+    // Within the window this isolate still answers from its cached "not revoked"...
+    expect((await introspectWith(CACHED, caller, token)).active).toBe(true);
+    // ...an isolate that caches nothing (CLIENT_CACHE_TTL=0) reads KV and sees it...
+    expect(await introspectWith({ CLIENT_CACHE_TTL: "0" }, caller, token)).toEqual({ active: false });
+    // ...and once the window has passed, so does this one.
+    vi.useFakeTimers({ now: Date.now() + 31_000, toFake: ["Date"] });
+    try {
+      expect(await introspectWith(CACHED, caller, token)).toEqual({ active: false });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("sees a revocation made in the same isolate at once, despite a cached active answer, and for good", async () => {
+    const caller = await introspector();
+    const client = await seedClient();
+    const token = await tokenFor(client);
+    expect((await introspectWith(CACHED, caller, token)).active).toBe(true);
+    expect((await revokeToken(client, token)).status).toBe(200);
+    expect(await introspectWith(CACHED, caller, token)).toEqual({ active: false });
+    await env.CLIENTS.delete(`revoked:${(jose.decodeJwt(token) as { jti: string }).jti}`);
+    expect(await introspectWith(CACHED, caller, token)).toEqual({ active: false });
   });
 });
 

@@ -16,6 +16,8 @@ export interface ApiEnv {
   KEYMINT?: { fetch(request: Request): Promise<Response> };
   TOKEN_SIGNING_KEY?: string;
   TOKEN_VERIFICATION_KEYS?: string;
+  /** Optional binding to keymint's replay guard: DPoP proofs are then single-use in every location. */
+  REPLAY_GUARD?: DurableObjectNamespace;
 }
 
 type Env = Record<string, unknown>;
@@ -23,17 +25,25 @@ const issuer = (env: Env) => String(env.KEYMINT_ISSUER);
 const audience = (env: Env) => String(env.API_AUDIENCE);
 const jwksUrl = (env: Env) => String(env.KEYMINT_JWKS_URL);
 const fetcher = (env: Env) => env.KEYMINT as ApiEnv["KEYMINT"];
+const replayGuard = (env: Env) => env.REPLAY_GUARD as DurableObjectNamespace | undefined;
 
 type Guard = MiddlewareHandler<{ Variables: TokenVariables }>;
 
 /**
- * Key-pair mode when KEYMINT_JWKS_URL is set, HMAC mode otherwise. Bearer tokens and DPoP-bound tokens (with
- * a proof) are both accepted unless `dpop` is "required".
+ * Key-pair mode when KEYMINT_JWKS_URL is set, HMAC mode otherwise; proofs spent in keymint's replay guard when
+ * REPLAY_GUARD is bound, per isolate otherwise. Bearer tokens and DPoP-bound tokens (with a proof) are both
+ * accepted unless `dpop` is "required".
  */
 function tokenWith(scopes: string[], dpop: "allowed" | "required" = "allowed"): Guard {
   const viaJwks = requireToken({ issuer, audience, scopes, jwksUrl, fetcher, dpop });
   const viaHmac = requireToken({ issuer, audience, scopes, dpop });
-  return (c, next) => ((c.env as ApiEnv).KEYMINT_JWKS_URL ? viaJwks : viaHmac)(c, next);
+  const viaJwksGuarded = requireToken({ issuer, audience, scopes, jwksUrl, fetcher, dpop, replayGuard });
+  const viaHmacGuarded = requireToken({ issuer, audience, scopes, dpop, replayGuard });
+  return (c, next) => {
+    const env = c.env as ApiEnv;
+    if (env.REPLAY_GUARD !== undefined) return (env.KEYMINT_JWKS_URL ? viaJwksGuarded : viaHmacGuarded)(c, next);
+    return (env.KEYMINT_JWKS_URL ? viaJwks : viaHmac)(c, next);
+  };
 }
 
 export const api = new Hono<{ Bindings: ApiEnv; Variables: TokenVariables }>();

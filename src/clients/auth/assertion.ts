@@ -19,16 +19,17 @@ import {
 import { discoverJwksUri } from "../../remote/discovery.ts";
 import type { Fetcher } from "../../remote/fetch-json.ts";
 import { pickKey, remoteKeySet } from "../../remote/key-set.ts";
+import { assertionShard, type OneTimeIds } from "../../replay/claim.ts";
 import { CLIENT_KEY_ALGS } from "../record.ts";
 import type { PreparedClient } from "../store.ts";
-import { claimAssertionId, type ReplayStore } from "./replay.ts";
 
 export interface AssertionContext {
   /** keymint's issuer for this request. */
   issuer: string;
   /** Unix seconds. */
   now: number;
-  replay: ReplayStore;
+  /** Where an accepted assertion's `jti` is spent (the replay guard). */
+  replay: OneTimeIds;
   /** Fetches outside documents (JWKS URLs, discovery); default the global `fetch`. */
   fetcher?: Fetcher | undefined;
 }
@@ -142,8 +143,9 @@ async function ownAssertion(
   if (failure !== null) return fail(failure);
   const { jti, exp } = verified.payload as { jti: string; exp: number };
   // Remembered as long as the assertion could pass the time checks: until exp plus the leeway.
-  const until = exp + ASSERTION_LEEWAY;
-  if (!(await claimAssertionId(ctx.replay, record.client_id, jti, until, ctx.now))) return fail("assertion_replayed");
+  const until = Math.floor(exp) + ASSERTION_LEEWAY;
+  if (!(await ctx.replay.claim(assertionShard(record.client_id), jti, until, ctx.now)))
+    return fail("assertion_replayed");
   return { ok: true, client };
 }
 
@@ -171,7 +173,8 @@ async function federatedToken(client: PreparedClient, token: string, ctx: Assert
  * Authenticates `client` (or nobody: `null`) with a JWT assertion. The signature is checked first, so a failure
  * reason other than `unknown_client`, `assertion_for_secret_client`, `unknown_key` or `assertion_bad_signature`
  * means the presenter held the key. A disabled client is refused after a valid assertion, like after a valid
- * secret. Throws `RemoteFetchError` (503) when the keys cannot be fetched, `StoreUnavailableError` when KV fails.
+ * secret. Throws `RemoteFetchError` (503) when the keys cannot be fetched, `ReplayGuardUnavailableError` (503) when the
+ * replay guard cannot be asked.
  */
 export async function verifyClientAssertion(
   client: PreparedClient | null,
