@@ -18,7 +18,7 @@ const DEFAULT_SETTINGS: Record<string, string> = {
 };
 
 /** Two more keymint instances sharing one replay guard, and failing guards (test/replay-workers.ts). */
-const REPLAY_WORKERS = replayTestWorkers({
+const REPLAY_WORKERS = await replayTestWorkers({
   ...DEFAULT_SETTINGS,
   TOKEN_SIGNING_KEY: TEST_SIGNING_KEY,
   CLIENT_CACHE_TTL: "0",

@@ -13,7 +13,7 @@
 
 import { mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { buildSync } from "esbuild";
+import { build, type Plugin } from "esbuild";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
@@ -31,11 +31,26 @@ export class SilentGuard extends DurableObject {
 export default { fetch() { return new Response(null, { status: 404 }); } };
 `;
 
-function bundleKeymint(): string {
+/**
+ * wrangler.toml's `[[rules]]` (Text) and wrangler's default for `.html`: the console's page, script and styles are
+ * imported as strings, not bundled as code.
+ */
+const TEXT_MODULES: Plugin = {
+  name: "text-modules",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]console[\\/](console\.js|console\.css|[^\\/]+\.html)$/ }, (args) => ({
+      contents: readFileSync(args.path, "utf8"),
+      loader: "text",
+    }));
+  },
+};
+
+async function bundleKeymint(): Promise<string> {
   const dir = join(ROOT, "node_modules", ".cache", "keymint-test");
   mkdirSync(dir, { recursive: true });
   const outfile = join(dir, `keymint-${process.pid}.mjs`);
-  buildSync({
+  await build({
+    plugins: [TEXT_MODULES],
     entryPoints: [join(ROOT, "src/index.ts")],
     outfile,
     bundle: true,
@@ -57,8 +72,8 @@ function compatibilityDate(): string {
 }
 
 /** The main worker's extra bindings and the auxiliary Workers, given the settings every keymint runs with. */
-export function replayTestWorkers(settings: Record<string, string>) {
-  const scriptPath = bundleKeymint();
+export async function replayTestWorkers(settings: Record<string, string>) {
+  const scriptPath = await bundleKeymint();
   const date = compatibilityDate();
   const instance = (name: string, scriptName?: string) => ({
     name,
