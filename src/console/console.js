@@ -893,6 +893,13 @@ const KNOWN_FIELDS = new Set([
   "jwks",
   "jwks_uri",
   "federation",
+  "tls_client_auth_subject_dn",
+  "tls_client_auth_san_dns",
+  "tls_client_auth_san_uri",
+  "tls_client_auth_san_ip",
+  "tls_client_auth_san_email",
+  "tls_client_certificate_thumbprints",
+  "tls_client_certificate_bound_access_tokens",
   "secrets",
   "client_secret",
   "client_secret_expires_at",
@@ -979,6 +986,30 @@ function describeClient(list, client) {
       "Federated aud",
       client.federation.audience === null ? "keymint's issuer" : h("code", {}, client.federation.audience),
     );
+  }
+  /** @type {[string, string][]} */
+  const subjects = [
+    ["tls_client_auth_subject_dn", "Certificate subject"],
+    ["tls_client_auth_san_dns", "Certificate DNS name"],
+    ["tls_client_auth_san_uri", "Certificate URI"],
+    ["tls_client_auth_san_ip", "Certificate IP address"],
+    ["tls_client_auth_san_email", "Certificate email"],
+  ];
+  const record = /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (client));
+  for (const [name, label] of subjects) {
+    const value = record[name];
+    if (typeof value === "string" && value !== "") field(list, label, h("code", {}, value));
+  }
+  const thumbprints = record.tls_client_certificate_thumbprints;
+  if (Array.isArray(thumbprints) && thumbprints.length > 0) {
+    field(
+      list,
+      "Certificates (x5t#S256)",
+      h("ul", {}, ...thumbprints.map((t) => h("li", {}, h("code", {}, String(t))))),
+    );
+  }
+  if (record.tls_client_certificate_bound_access_tokens === true) {
+    field(list, "Certificate binding", "required: every token is bound to the client's TLS certificate");
   }
   if (isSecretClient(client)) {
     const expiry = secretExpiry(client);

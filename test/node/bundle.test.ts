@@ -20,8 +20,9 @@ it("bundles with wrangler deploy --dry-run and stays small", async () => {
   // Every isolate parses the whole bundle when it starts cold, token requests included (`npm run -s bench:cold`
   // measures it). Without the admin API it was 181 KiB (with mTLS and claims); the admin API adds ~200 KiB: ~110 of zod/mini with its
   // JSON Schema generator (for the OpenAPI document), ~90 of its own code. The limit leaves room for small
-  // additions only: a new dependency of this size is a decision to measure, not to find here.
-  expect(size).toBeLessThan(400 * 1024);
+  // additions only: a new dependency of this size is a decision to measure, not to find here. With the console's
+  // routes and the admin API's claims and RFC 8705 fields it is 407 KiB.
+  expect(size).toBeLessThan(420 * 1024);
   // Evaluated only on the first admin request (src/app.ts imports src/admin/app.ts lazily):
   const bundle = await readFile(join(outdir, "index.js"), "utf8");
   expect(bundle).toMatch(/var init_app = __esm\(/);

@@ -313,7 +313,7 @@ describe("tls_client_auth: a certificate from a trusted CA with the registered s
     expect(statuses.slice(10)).toEqual([429, 429]);
     // The right certificate from another source still works (client ids are public).
     expect((await tokenRequest(clientId, { cf: cfWith(payments) })).status).toBe(200);
-  });
+  }, 70_000);
 });
 
 describe("self_signed_tls_client_auth: one of the client's registered certificates (RFC 8705 §2.2)", () => {
