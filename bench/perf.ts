@@ -1,5 +1,5 @@
 /**
- * `npm run -s bench:perf [-- --seconds S --only keymint,hono-floor,floor]`: where workerd's CPU goes, by area,
+ * `npm run -s bench:perf [-- --seconds S --only keymint,floor,bare-floor]`: where workerd's CPU goes, by area,
  * with Linux `perf` (as root, or with perf_event_paranoid <= 1). Serves each server as `npm run bench` does
  * (V8 `--perf-basic-prof`, so JIT-compiled JavaScript has names), drives it with the same load, samples the workerd
  * process with `perf record` during the measured window, and splits the samples into areas: the kernel (sockets,
@@ -22,7 +22,7 @@ import { type FloorKind, SINGLE_CLIENT_PLAN, startSingleServer } from "./lib/ser
 const FLAGS = {
   seconds: { kind: "number", help: "sampled seconds per server (default 8)" },
   warmup: { kind: "number", help: "warm-up seconds per server (default 8)" },
-  only: { kind: "string", help: "servers, comma-separated (default keymint,hono-floor,floor)" },
+  only: { kind: "string", help: "servers, comma-separated (default keymint,floor,bare-floor)" },
   json: { kind: "boolean", help: "print JSON" },
   help: { kind: "boolean", help: "show this help" },
 } as const;
@@ -123,9 +123,9 @@ async function main(): Promise<undefined> {
     process.stderr.write(`${usage("npm run -s bench:perf --", FLAGS)}\n`);
     return;
   }
-  const only = (stringFlag(flags, "only") ?? "keymint,hono-floor,floor").split(",").map((s) => s.trim());
+  const only = (stringFlag(flags, "only") ?? "keymint,floor,bare-floor").split(",").map((s) => s.trim());
   for (const name of only) {
-    if (!["keymint", "hono-floor", "floor"].includes(name)) throw new UsageError(`unknown server ${name}`);
+    if (!["keymint", "floor", "bare-floor"].includes(name)) throw new UsageError(`unknown server ${name}`);
   }
   const seconds = numberFlag(flags, "seconds") ?? 8;
   const warmup = numberFlag(flags, "warmup") ?? 8;

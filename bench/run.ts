@@ -4,7 +4,7 @@
  * Bundles keymint, the example API (examples/resource-server) and two floor Workers as `wrangler deploy`
  * would, serves each on bare workerd (generated capnp configs in a temp dir), binds keymint's CLIENTS to an
  * in-memory KV service in its own process (which also plays the federated client's outside issuer), and drives
- * every scenario of bench/lib/scenarios.ts with autocannon (in its own process) over loopback. Each round runs
+ * every scenario of bench/lib/scenarios.ts with wrk (driven by its own process) over loopback. Each round runs
  * the scenarios with a bare-floor window next to each and one Hono-floor window; figures are paired per round
  * (scenario ÷ nearest floor window) and reported as medians with their min–max. A window disturbed by other
  * load on the machine is repeated, and flagged and left out of the medians if it stays disturbed. Runs the
@@ -165,6 +165,17 @@ function schedule(settings: RunSettings, scenarios: readonly Scenario[]): Step[]
   return steps;
 }
 
+/** `wrk -v`'s first line, e.g. "wrk debian/4.1.0-3+b2 [epoll]". */
+function wrkVersion(): string {
+  try {
+    return execFileSync("wrk", ["-v"], { encoding: "utf8" }).split("\n")[0]?.trim() ?? "wrk";
+  } catch (err) {
+    // wrk -v exits 1 after printing its version.
+    const out = (err as { stdout?: string }).stdout ?? "";
+    return out.split("\n")[0]?.trim() || "wrk (version unknown)";
+  }
+}
+
 function packageVersion(name: string): string {
   try {
     const json = JSON.parse(readFileSync(rootPath("node_modules", name, "package.json"), "utf8")) as {
@@ -245,8 +256,8 @@ function rowServer(row: RowId): ServerName {
 }
 
 function rowLabel(row: RowId): string {
-  if (row === FLOOR) return "floor (bare Worker)";
-  if (row === HONO_FLOOR) return "Hono floor";
+  if (row === FLOOR) return "floor (Hono, reads the body, constant answer: the outside bench's floor-workerd)";
+  if (row === HONO_FLOOR) return "bare floor (no framework)";
   return (scenario(row) as Scenario).label;
 }
 
@@ -285,7 +296,7 @@ async function measureOnce(
   server.proc.assertRunning();
   if (before === undefined) throw new Error("the load generator skipped the measurement hook");
   const cpu = after.server - before.server;
-  const generator = after.generator - before.generator;
+  const generator = after.generator - before.generator + result.generatorCpuMicros;
   const ours = after.kv - before.kv + (after.others - before.others);
   const wallMicros = result.seconds * 1e6;
   const systemBusy = after.system.busyMicros - before.system.busyMicros;
@@ -495,7 +506,7 @@ async function startServers(
   const [keymintBundle, floorBundle, honoBundle, apiBundle, hookBundle] = await Promise.all([
     bundleKeymint(dir),
     bundleFloor(dir, "floor"),
-    bundleFloor(dir, "hono-floor"),
+    bundleFloor(dir, "bare-floor"),
     api ? bundleResourceServer(dir) : Promise.resolve(undefined),
     needed.has("keymint-hook") ? bundleClaimsHook(dir) : Promise.resolve(undefined),
   ]);
@@ -549,7 +560,7 @@ async function startServers(
     });
   }
   servers[FLOOR] = await startFloor("floor", floorBundle);
-  servers[HONO_FLOOR] = await startFloor("hono-floor", honoBundle);
+  servers[HONO_FLOOR] = await startFloor("bare-floor", honoBundle);
   return servers;
 }
 
@@ -583,7 +594,7 @@ async function main(): Promise<number> {
     node: process.version,
     workerd: workerdVersion(),
     wrangler: packageVersion("wrangler"),
-    autocannon: packageVersion("autocannon"),
+    loadGenerator: wrkVersion(),
     hono: packageVersion("hono"),
     commit: commit(),
   };

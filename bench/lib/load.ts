@@ -1,8 +1,7 @@
 /**
- * The load generator as seen from the orchestrator. autocannon runs in a separate Node process
- * (bench/loadgen.ts) so that sending 10 000 requests/s never shares an event loop with the orchestrator,
- * whose own timers (CPU and KV counter sampling) must fire on time; it also keeps the generator's CPU
- * visibly apart from the servers'. The two talk over Node's IPC channel:
+ * The load generator as seen from the orchestrator: a separate Node process (bench/loadgen.ts) that renders each
+ * round's requests and runs wrk on them, so that the orchestrator's own timers (CPU and KV counter sampling) fire
+ * on time and the generator's CPU stays visibly apart from the servers'. The two talk over Node's IPC channel:
  *
  *   orchestrator → round  · generator warms up (not measured) → warmed
  *   orchestrator samples the counters → go · generator measures → result · orchestrator samples again
@@ -35,6 +34,8 @@ export interface LoadResult {
   errors: number;
   /** Single-use requests signed during the measured window because the pool ran dry (load-generator CPU). */
   lateItems: number;
+  /** CPU time wrk (a child of the generator process) used in the measured window, microseconds. */
+  generatorCpuMicros: number;
   statusCodes: Record<string, number>;
   /** Latency of every response, milliseconds. */
   latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };

@@ -8,7 +8,7 @@ import { median, round } from "./stats.ts";
 /** A scenario id (bench/lib/scenarios.ts), or one of the floors. */
 export type RowId = string;
 export const FLOOR = "floor";
-export const HONO_FLOOR = "hono-floor";
+export const HONO_FLOOR = "bare-floor";
 
 /** A round is disturbed when other processes used more CPU than this during it (cores), or the VM stole this much. */
 export const DISTURBED_OTHER_CORES = 0.15;
@@ -73,7 +73,7 @@ export interface RowSummary {
   ownCpuUs: Spread | null;
   /** okPerSecond ÷ that of the paired floor round. */
   ratioToFloor: Spread | null;
-  /** p99 ÷ the p99 of the same round's Hono floor. */
+  /** p99 ÷ the p99 of the paired floor windows. */
   p99RatioToHono: Spread | null;
   kvReadsPerRequest: number | null;
   kvWritesPerRequest: number | null;
@@ -180,7 +180,9 @@ export interface Environment {
   node: string;
   workerd: string;
   wrangler: string;
-  autocannon: string;
+  /** The load generator and its version (`autocannon` in results files from before issue 24). */
+  loadGenerator?: string;
+  autocannon?: string;
   hono: string;
   commit: string;
 }
@@ -245,7 +247,6 @@ function summarize(rows: readonly RoundMeasurement[], all: readonly RoundMeasure
   const first = rows[0] as RoundMeasurement;
   const used = counted(rows);
   const floors = all.filter((r) => r.row === FLOOR);
-  const honos = all.filter((r) => r.row === HONO_FLOOR);
   const pick = (f: (r: RoundMeasurement) => number) => median(used.map(f));
   const nullable = (f: (r: RoundMeasurement) => number | null) => {
     const values = used.map(f).filter((v): v is number => v !== null && Number.isFinite(v));
@@ -254,7 +255,6 @@ function summarize(rows: readonly RoundMeasurement[], all: readonly RoundMeasure
   const isFloor = first.row === FLOOR;
   const paired = (f: (r: RoundMeasurement, floor: RoundMeasurement) => number) =>
     isFloor || floors.length === 0 ? null : spread(used.map((r) => f(r, partner(r, floors) as RoundMeasurement)));
-  const honoOf = (r: RoundMeasurement) => honos.find((h) => h.round === r.round) ?? partner(r, honos);
   return {
     row: first.row,
     label: first.label,
@@ -266,10 +266,7 @@ function summarize(rows: readonly RoundMeasurement[], all: readonly RoundMeasure
     cpuUsPerRequest: pick((r) => r.cpuUsPerRequest),
     ownCpuUs: paired((r, f) => r.cpuUsPerRequest - f.cpuUsPerRequest),
     ratioToFloor: paired((r, f) => r.okPerSecond / f.okPerSecond),
-    p99RatioToHono:
-      first.row === HONO_FLOOR || honos.length === 0
-        ? null
-        : spread(used.map((r) => r.p99Ms / (honoOf(r) as RoundMeasurement).p99Ms)),
+    p99RatioToHono: paired((r, f) => r.p99Ms / f.p99Ms),
     kvReadsPerRequest: nullable((r) => (r.kvReads === null || r.ok === 0 ? null : r.kvReads / r.ok)),
     kvWritesPerRequest: nullable((r) => (r.kvWrites === null || r.ok === 0 ? null : r.kvWrites / r.ok)),
     errors: rows.reduce((sum, r) => sum + r.non2xx + r.errors, 0),
@@ -293,7 +290,7 @@ export function summarizeRounds(rounds: readonly RoundMeasurement[], order: read
   );
 }
 
-/** Floor and Hono floor round 1 ÷ the median of their later rounds (1.00: round 1 was no outlier). */
+/** Floor and bare floor round 1 ÷ the median of their later rounds (1.00: round 1 was no outlier). */
 export function firstRoundCheck(rounds: readonly RoundMeasurement[]): Report["firstRound"] {
   const ratio = (row: RowId) => {
     const list = rounds.filter((r) => r.row === row);
@@ -334,17 +331,17 @@ export function evaluateTargets(
     const p99 = s.p99RatioToHono?.median ?? Number.NaN;
     targets.push(
       {
-        name: `own CPU per token <= ${TARGETS.ownCpuUs} µs above the bare floor (${rowName(s)})`,
+        name: `own CPU per token <= ${TARGETS.ownCpuUs} µs above the floor (${rowName(s)})`,
         pass: own <= TARGETS.ownCpuUs,
         actual: `${fmt(own, 1)} µs`,
       },
       {
-        name: `tokens/s >= ${TARGETS.ratioToFloor} x the bare floor (${rowName(s)})`,
+        name: `tokens/s >= ${TARGETS.ratioToFloor} x the floor (${rowName(s)})`,
         pass: ratio >= TARGETS.ratioToFloor,
         actual: `${fmt(ratio, 2)} x`,
       },
       {
-        name: `p99 <= ${TARGETS.p99RatioToHono} x the Hono floor's p99 (${rowName(s)})`,
+        name: `p99 <= ${TARGETS.p99RatioToHono} x the floor's p99 (${rowName(s)})`,
         pass: p99 <= TARGETS.p99RatioToHono,
         actual: `${fmt(p99, 2)} x`,
       },
@@ -421,7 +418,7 @@ export function summaryTable(summaries: readonly RowSummary[]): string {
       "own CPU µs (min–max)",
       "ratio to floor (min–max)",
       "p99 ms",
-      "p99 ÷ Hono floor p99 (min–max)",
+      "p99 ÷ floor p99 (min–max)",
       "KV reads/req",
       "KV writes/req",
       "errors",
@@ -533,7 +530,7 @@ function firstRoundLine(report: Report): string {
   if (floorRatio === null) return "First round: only one round was run.";
   return (
     `First round (after ${report.settings.initialWarmupSeconds} s of warm-up per server): the floor's round 1 ran at ` +
-    `${fmt(floorRatio, 2)} x the median of its later rounds, the Hono floor's at ${fmt(honoRatio, 2)} x.`
+    `${fmt(floorRatio, 2)} x the median of its later rounds, the bare floor's at ${fmt(honoRatio, 2)} x.`
   );
 }
 
@@ -586,7 +583,7 @@ Generated by \`${settings.command}\` (bench/run.ts); do not edit by hand, run it
 
 - **Date:** ${env.date}
 - **Machine:** ${m.cores} cores, ${m.cpuModel}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}
-- **Versions:** Node ${env.node}, ${env.workerd}, wrangler ${env.wrangler}, autocannon ${env.autocannon}, hono ${env.hono}; keymint commit ${env.commit}
+- **Versions:** Node ${env.node}, ${env.workerd}, wrangler ${env.wrangler}, load generator ${env.loadGenerator ?? `autocannon ${env.autocannon}`}, hono ${env.hono}; keymint commit ${env.commit}
 - **Load:** ${settings.connections} connections; ${settings.initialWarmupSeconds} s of warm-up per server before round 1, then per window ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured; ${settings.rounds} rounds of the primary scenarios (HS256 at 1 and 1 000 clients), ${settings.secondaryRounds} of the others, each scenario next to a bare-floor window; run took ${Math.round(report.totalSeconds)} s
 - **Disturbance:** a window in which other processes used more than ${DISTURBED_OTHER_CORES} cores (or the VM stole more than ${DISTURBED_STEAL_CORES}) is repeated up to ${settings.retries} times, and before each window the run waits for other load to end (${Math.round(report.waitedSeconds)} s of its ${settings.maxWaitSeconds} s budget spent); ${retried} window(s) were repeated, ${disturbed} stayed disturbed and are left out of the medians
 ${settings.skipped.map((note) => `- **Skipped:** ${note}\n`).join("")}- **Set-up:** each Worker bundled by \`wrangler deploy --dry-run\`, served by bare workerd on 127.0.0.1 (V8 \`--trace-gc-nvp\` on, for the GC columns); keymint's \`CLIENTS\` bound to an in-memory KV service in its own process, which also plays the federated client's OpenID Connect issuer; the vars of wrangler.toml (\`ISSUER\` empty, \`CLIENT_CACHE_TTL\` 10 s), audit log on
@@ -629,14 +626,14 @@ ${roundsTable(report.rounds)}
 
 ## How to read it
 
-- **floor (bare Worker)** is a plain \`fetch\` handler (bench/workers/floor.ts) that reads the request body and answers every request with a constant, token-shaped JSON body and keymint's headers. It costs what any Worker costs here: workerd, HTTP parsing, loopback. Nothing can be faster. Floor windows bracket the scenario windows, and every comparison (**ratio to floor**, **own CPU**) pairs a scenario's window with the mean of the floor windows just before and just after it, then takes the median over rounds, with the min–max of the per-round figures: this machine's speed drifts by tens of percent within a minute (a shared VM), which bracketing cancels and comparing independent medians would not.
-- **Hono floor** is the same constant answer through a minimal \`hono/tiny\` app with the routes the scenarios call: its own CPU is what the router costs. The p99 target compares each round's p99 with the same round's Hono floor p99.
+- **floor** is the outside benchmark's \`floor-workerd\` (bench/workers/floor.ts): a Hono app that reads the form body with \`c.req.text()\` and answers a constant token JSON with \`c.json\`: the cheapest token endpoint with a router on this runtime. Floor windows bracket the scenario windows, and every comparison (**ratio to floor**, **own CPU**, the p99 ratio) pairs a scenario's window with the mean of the floor windows just before and just after it, then takes the median over rounds, with the min–max of the per-round figures: this machine's speed drifts by tens of percent within a minute (a shared VM), which bracketing cancels and comparing independent medians would not.
+- **bare floor** is a plain \`fetch\` handler (bench/workers/bare-floor.ts) that reads the body and answers a constant, token-shaped JSON body with keymint's headers: what workerd, HTTP parsing and loopback cost, which no Worker can avoid. The floor minus the bare floor is what Hono and \`c.json\` cost.
 - **CPU µs/req** is the workerd process's user + system CPU time (all threads, /proc/<pid>/stat) over the measured window, divided by the responses in it: the number that matters on Workers, which bill and limit CPU time. **own CPU µs** subtracts the paired floor's.
-- **req/s and latency** come from a closed loop of ${settings.connections} connections on the same ${m.cores} cores as the server. workerd runs a Worker on one thread, so throughput is about 1 ÷ CPU per request and latency is mostly queueing (≈ connections ÷ throughput). In a closed loop a GC pause delays the requests in flight (${settings.connections}): when scavenges come more often than once per ${settings.connections * 100} requests, more than 1 % of requests wait for one and p99 becomes the scavenge pause. That is why **V8 heap allocated B/req** drives p99.
+- **req/s and latency** come from wrk (one thread; bench/wrk.lua replays requests rendered before the window), a closed loop of ${settings.connections} connections on the same ${m.cores} cores as the server. workerd runs a Worker on one thread, so throughput is about 1 ÷ CPU per request and latency is mostly queueing (≈ connections ÷ throughput). In a closed loop a GC pause delays the requests in flight (${settings.connections}): when scavenges come more often than once per ${settings.connections * 100} requests, more than 1 % of requests wait for one and p99 becomes the scavenge pause. That is why **V8 heap allocated B/req** drives p99.
 - **KV reads/req** counts the GETs the KV service received per successful response (client records are cached in the isolate for 10 s; private_key_jwt also reads its \`jti:\` key). **KV writes/req** counts every other request to it: only private_key_jwt writes (one \`jti:\` entry per accepted assertion, through \`waitUntil\`).
 - Single-use requests (private_key_jwt assertions, each with its own \`jti\`) are signed by the load generator before the warm-up, in a pool sized from the expected rate; a run that had to sign more during a window says so in the log.
 - **errors** are non-2xx responses plus socket errors and timeouts; any error fails the run.
-- The **GC** columns come from V8's \`--trace-gc-nvp\` lines in each server's log over the window: bytes the JS heap allocated and promoted per request, requests per scavenge, the longest mark-compact. \`npm run -s bench:gc\` shows the same side by side with the floors (bench/README.md explains what they mean).
+- The **GC** columns come from V8's \`--trace-gc-nvp\` lines in each server's log over the window: bytes the JS heap allocated and promoted per request, requests per scavenge, the longest mark-compact.
 `;
 }
 

@@ -57,6 +57,8 @@ export interface RequestSource {
   next(): Item;
   /** Items made during the measured window because the pool ran dry (0 when it was large enough). */
   lateItems: number;
+  /** Reusable sources: how many distinct items one cycle has (the load generator renders one cycle). */
+  cycle?: number;
 }
 
 const FORM = { "content-type": FORM_CONTENT_TYPE };
@@ -67,6 +69,7 @@ function cycling(method: "GET" | "POST", path: string, items: Item[]): RequestSo
     method,
     path,
     lateItems: 0,
+    cycle: items.length,
     next() {
       const item = items[cursor] as Item;
       cursor = cursor + 1 >= items.length ? 0 : cursor + 1;
