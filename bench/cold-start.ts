@@ -154,10 +154,10 @@ async function main(): Promise<undefined> {
   const [kv, current, floor] = await Promise.all([
     startKvService(dir, seed, 1),
     bundleKeymint(dir),
-    bundleFloor(dir, "floor"),
+    bundleFloor(dir, "bare-floor"),
   ]);
   const subjects: Subject[] = [
-    { name: "floor", bundle: floor, keymint: false, bytes: fileSize(join(floor.dir, "floor.js")) },
+    { name: "floor", bundle: floor, keymint: false, bytes: fileSize(join(floor.dir, "bare-floor.js")) },
     { name: "current", bundle: current, keymint: true, bytes: fileSize(join(current.dir, "index.js")) },
   ];
   const baseline = stringFlag(flags, "baseline");
