@@ -59,7 +59,17 @@ async function runWrk(spec: RoundSpec, requests: Buffer, seconds: number, name: 
   const output = await new Promise<string>((resolve, reject) => {
     const child = spawn(
       "wrk",
-      ["-t1", `-c${spec.connections}`, `-d${seconds}s`, "--timeout", "10s", "-s", rootPath("bench/wrk.lua"), spec.url],
+      // wrk wants whole seconds and a URL with a path (the requests themselves come from the file).
+      [
+        "-t1",
+        `-c${spec.connections}`,
+        `-d${Math.max(1, Math.round(seconds))}s`,
+        "--timeout",
+        "10s",
+        "-s",
+        rootPath("bench/wrk.lua"),
+        `${new URL(spec.url).origin}/`,
+      ],
       { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, BENCH_REQUESTS: file } },
     );
     let out = "";
