@@ -6,7 +6,13 @@
  */
 
 import { LifecycleError } from "../clients/lifecycle.ts";
-import { type ClientFields, ClientNotFoundError, type NewClientInput, patchRecord } from "../clients/operations.ts";
+import {
+  type ClientFields,
+  ClientNotFoundError,
+  MTLS_FIELDS,
+  type NewClientInput,
+  patchRecord,
+} from "../clients/operations.ts";
 import {
   type ClientRecord,
   type ClientRegistration,
@@ -35,8 +41,8 @@ const METHODS: readonly Method[] = [
   "tls_client_auth",
   "self_signed_tls_client_auth",
 ];
-/** RFC 8705 §2.1.2 metadata, plus keymint's `tls_client_certificate_thumbprints` (the client object's name). */
-const MTLS_METADATA = [...TLS_SUBJECT_FIELDS, "tls_client_certificate_thumbprints"] as const;
+/** RFC 8705 §2.1.2 metadata, plus keymint's `tls_client_certificate_thumbprints`: the client object's names. */
+const MTLS_METADATA = MTLS_FIELDS;
 
 /** The path of a client's RFC 7592 configuration endpoint. */
 export function registrationPath(clientId: string): string {

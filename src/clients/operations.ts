@@ -297,7 +297,8 @@ function containsNull(value: unknown): boolean {
   return isPlainObject(value) && Object.values(value).some(containsNull);
 }
 
-const MTLS_FIELDS = [...TLS_SUBJECT_FIELDS, "tls_client_certificate_thumbprints"] as const;
+/** The client object's RFC 8705 fields (§2.1.2's subject names, and the self-signed certificates' thumbprints). */
+export const MTLS_FIELDS = [...TLS_SUBJECT_FIELDS, "tls_client_certificate_thumbprints"] as const;
 
 /** The mTLS registration a new client asks for, or `undefined` for a secret or key client. */
 async function newMtls(fields: ClientFields): Promise<MtlsRegistration | undefined> {
