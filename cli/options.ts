@@ -286,10 +286,12 @@ export function mtlsFieldsOf(mtls: MtlsRegistration): ClientFields {
 
 /** Key options as the client object's fields; a federation is given whole (every member), replacing the current. */
 export function keyFieldsOf(keys: ClientKeys): ClientFields {
-  if ("jwks" in keys) return { jwks: keys.jwks };
-  if ("jwksUri" in keys) return { jwks_uri: keys.jwksUri };
+  // The method says what `jwks` is (keys, not a self-signed client's certificates).
+  const method = { token_endpoint_auth_method: "private_key_jwt" };
+  if ("jwks" in keys) return { ...method, jwks: keys.jwks };
+  if ("jwksUri" in keys) return { ...method, jwks_uri: keys.jwksUri };
   const { issuer, subject, audience } = keys.federation;
-  return { federation: { issuer, subject, audience } };
+  return { ...method, federation: { issuer, subject, audience } };
 }
 
 const SUBJECT_FLAGS = {

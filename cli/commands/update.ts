@@ -55,7 +55,7 @@ export const update: CommandSpec = {
       patch.claims = mergePatchFor(current, applyClaimEdits(current, claimEdits));
     }
     const { value } = await ctx.ops.update(id, patch, before?.etag);
-    const method = keys !== undefined ? "private_key_jwt" : mtls?.token_endpoint_auth_method;
+    const method = value.token_endpoint_auth_method;
     const was = before?.value.token_endpoint_auth_method;
     if (method !== undefined && was !== undefined && method !== was) {
       const lost = was === "client_secret_basic" ? "secrets" : "previous credentials";

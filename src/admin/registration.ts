@@ -6,7 +6,13 @@
  */
 
 import { LifecycleError } from "../clients/lifecycle.ts";
-import { type ClientFields, ClientNotFoundError, type NewClientInput, patchRecord } from "../clients/operations.ts";
+import {
+  type ClientFields,
+  ClientNotFoundError,
+  MTLS_FIELDS,
+  type NewClientInput,
+  patchRecord,
+} from "../clients/operations.ts";
 import {
   type ClientRecord,
   type ClientRegistration,
@@ -35,8 +41,8 @@ const METHODS: readonly Method[] = [
   "tls_client_auth",
   "self_signed_tls_client_auth",
 ];
-/** RFC 8705 §2.1.2 metadata, plus keymint's `tls_client_certificate_thumbprints` (the client object's name). */
-const MTLS_METADATA = [...TLS_SUBJECT_FIELDS, "tls_client_certificate_thumbprints"] as const;
+/** RFC 8705 §2.1.2 metadata, plus keymint's `tls_client_certificate_thumbprints`: the client object's names. */
+const MTLS_METADATA = MTLS_FIELDS;
 
 /** The path of a client's RFC 7592 configuration endpoint. */
 export function registrationPath(clientId: string): string {
@@ -106,7 +112,7 @@ function clientInformation(client: PublicClient, registration: ClientRegistratio
     client_id_issued_at: Math.floor(Date.parse(client.created_at) / 1000),
     registration_client_uri: `${issuer}${registrationPath(client.client_id)}`,
     client_name: client.name,
-    grant_types: ["client_credentials"],
+    grant_types: client.grant_types,
     token_endpoint_auth_method: method,
     dpop_bound_access_tokens: client.dpop_bound_access_tokens,
     tls_client_certificate_bound_access_tokens: client.tls_client_certificate_bound_access_tokens,
@@ -170,6 +176,18 @@ async function openRegistration(c: AdminContext): Promise<{ record: ClientRecord
   return { record: found.record, registration };
 }
 
+/** A sender-constraint flag in an RFC 7592 replacement: left out, it stays; it may be turned on, not off. */
+function tightened(field: string, current: boolean, given: boolean | undefined): boolean {
+  if (given === undefined) return current;
+  if (current && !given) {
+    throw new LifecycleError(
+      `${field}: a registration access token cannot remove a sender constraint (an admin can)`,
+      field,
+    );
+  }
+  return given;
+}
+
 /** RFC 7592 §2.2: the full metadata replaces the current one; the scope may only narrow. */
 function replacementPatch(record: ClientRecord, meta: RegistrationRequestType, method: Method): ClientFields {
   const scopes = scopesOf(meta.scope);
@@ -180,33 +198,39 @@ function replacementPatch(record: ClientRecord, meta: RegistrationRequestType, m
       "scope",
     );
   }
+  // How the client authenticates is not the registration access token's to change (a leaked token must not let
+  // its holder move a CA-checked certificate client to a self-signed one, or a secret client to their own keys):
+  // only client_secret_basic <-> client_secret_post, which are the same secret. An admin can change it.
+  const current = record.token_endpoint_auth_method;
+  if ((method === "client_secret_post" ? "client_secret_basic" : method) !== current) {
+    throw new LifecycleError(
+      `token_endpoint_auth_method: a registration access token cannot change how the client authenticates (${current}, not ${method}); an admin can, or register a new client`,
+      "token_endpoint_auth_method",
+    );
+  }
+  // Sender constraints only tighten, like the scope: left out, they stay; once on, only an admin turns them off.
   const patch: ClientFields = {
     name: meta.client_name ?? record.client_id,
     scopes,
-    dpop_bound_access_tokens: meta.dpop_bound_access_tokens ?? false,
-    tls_client_certificate_bound_access_tokens: meta.tls_client_certificate_bound_access_tokens ?? false,
+    dpop_bound_access_tokens: tightened(
+      "dpop_bound_access_tokens",
+      record.dpop_bound_access_tokens,
+      meta.dpop_bound_access_tokens,
+    ),
+    tls_client_certificate_bound_access_tokens: tightened(
+      "tls_client_certificate_bound_access_tokens",
+      record.tls_client_certificate_bound_access_tokens,
+      meta.tls_client_certificate_bound_access_tokens,
+    ),
   };
   if (isMtlsMethod(method)) {
     // The full metadata replaces the registration: fields left out are reset.
     patch.token_endpoint_auth_method = method;
     for (const field of MTLS_METADATA) patch[field] = (meta[field] as never) ?? null;
-    if (meta.jwks !== undefined) {
-      patch.jwks = meta.jwks;
-      patch.tls_client_certificate_thumbprints = undefined;
-    }
-  } else if (isMtlsMethod(record.token_endpoint_auth_method)) {
-    throw new LifecycleError(
-      `token_endpoint_auth_method: a ${record.token_endpoint_auth_method} client cannot switch to ${method}; register a new client`,
-      "token_endpoint_auth_method",
-    );
+    if (meta.jwks !== undefined) patch.jwks = meta.jwks;
   } else if (method === "private_key_jwt") {
     if (meta.jwks !== undefined) patch.jwks = meta.jwks;
     else patch.jwks_uri = meta.jwks_uri ?? null;
-  } else if (record.token_endpoint_auth_method === "private_key_jwt") {
-    throw new LifecycleError(
-      "token_endpoint_auth_method: a private_key_jwt client cannot switch to a secret; register a new client",
-      "token_endpoint_auth_method",
-    );
   }
   return patch;
 }

@@ -323,6 +323,9 @@ export async function mtlsRegistrationOf(
   if (jwksUri !== undefined && jwksUri !== null) {
     throw new LifecycleError(`jwks_uri cannot register the certificates of a ${method} client: give jwks with x5c`);
   }
+  if (metadata.federation !== undefined && metadata.federation !== null) {
+    throw new LifecycleError(`federation is for private_key_jwt clients, not ${method}`);
+  }
   const fromJwks = jwks !== undefined && jwks !== null;
   if (fromJwks && method === "tls_client_auth") {
     throw new LifecycleError("jwks is for self_signed_tls_client_auth: a tls_client_auth client registers a subject");

@@ -243,16 +243,27 @@ function setMember(target: Record<string, unknown>, name: string, value: unknown
   Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
-/** RFC 7396 §2 MergePatch(target, patch). */
-export function mergePatch(target: unknown, patch: unknown): unknown {
+/** Deepest merge patch of claims followed; the claim rules allow less (a deeper patch cannot be valid). */
+const MERGE_PATCH_DEPTH_MAX = 16;
+
+/** RFC 7396 §2 MergePatch(target, patch); a patch nested deeper than 16 objects is a `LifecycleError`. */
+export function mergePatch(target: unknown, patch: unknown, depth = 0): unknown {
   if (!isPlainObject(patch)) return patch;
+  if (depth >= MERGE_PATCH_DEPTH_MAX) {
+    throw new LifecycleError(`claims: nested more than ${MERGE_PATCH_DEPTH_MAX} objects deep`, "claims");
+  }
   const result: Record<string, unknown> = {};
   if (isPlainObject(target)) for (const [name, value] of Object.entries(target)) setMember(result, name, value);
   for (const [name, value] of Object.entries(patch)) {
     if (value === null) delete result[name];
-    else setMember(result, name, mergePatch(Object.hasOwn(result, name) ? result[name] : undefined, value));
+    else setMember(result, name, mergePatch(Object.hasOwn(result, name) ? result[name] : undefined, value, depth + 1));
   }
   return result;
+}
+
+/** An RFC 8705 field that says nothing: absent, `null`, or the `[]` every non-mTLS client object shows. */
+function isEmptyField(value: unknown): boolean {
+  return value === undefined || value === null || (Array.isArray(value) && value.length === 0);
 }
 
 /**
@@ -286,13 +297,14 @@ function containsNull(value: unknown): boolean {
   return isPlainObject(value) && Object.values(value).some(containsNull);
 }
 
-const MTLS_FIELDS = [...TLS_SUBJECT_FIELDS, "tls_client_certificate_thumbprints"] as const;
+/** The client object's RFC 8705 fields (§2.1.2's subject names, and the self-signed certificates' thumbprints). */
+export const MTLS_FIELDS = [...TLS_SUBJECT_FIELDS, "tls_client_certificate_thumbprints"] as const;
 
 /** The mTLS registration a new client asks for, or `undefined` for a secret or key client. */
 async function newMtls(fields: ClientFields): Promise<MtlsRegistration | undefined> {
   const mtls = await mtlsRegistrationOf(fields as Readonly<Record<string, unknown>>);
   if (mtls === undefined) {
-    const stray = MTLS_FIELDS.find((f) => fields[f] !== undefined && fields[f] !== null);
+    const stray = MTLS_FIELDS.find((f) => !isEmptyField(fields[f]));
     if (stray !== undefined) {
       throw new LifecycleError(
         `${stray} is for token_endpoint_auth_method tls_client_auth or self_signed_tls_client_auth (RFC 8705)`,
@@ -309,7 +321,8 @@ async function newMtls(fields: ClientFields): Promise<MtlsRegistration | undefin
  */
 async function patchedMtls(record: ClientRecord, patch: ClientFields): Promise<MtlsRegistration | undefined> {
   const method = patch.token_endpoint_auth_method ?? record.token_endpoint_auth_method;
-  const touched = MTLS_FIELDS.some((f) => patch[f] !== undefined);
+  // For a secret or key client, an empty field (`[]`, `null`, as its client object shows them) touches nothing.
+  const touched = MTLS_FIELDS.some((f) => (isMtlsMethod(method) ? patch[f] !== undefined : !isEmptyField(patch[f])));
   const switching = isMtlsMethod(patch.token_endpoint_auth_method) && method !== record.token_endpoint_auth_method;
   const certificates = method === "self_signed_tls_client_auth" && patch.jwks !== undefined && patch.jwks !== null;
   if (!touched && !switching && !certificates) return undefined;
@@ -319,9 +332,11 @@ async function patchedMtls(record: ClientRecord, patch: ClientFields): Promise<M
     for (const f of MTLS_FIELDS) merged[f] = record[f];
   }
   for (const f of MTLS_FIELDS) if (patch[f] !== undefined) merged[f] = patch[f];
+  // Other credentials given with an mTLS registration are refused by mtlsRegistrationOf, never dropped.
+  for (const f of ["jwks_uri", "federation"] as const) if (patch[f] !== undefined) merged[f] = patch[f];
   if (certificates) {
     merged.jwks = patch.jwks;
-    merged.tls_client_certificate_thumbprints = undefined;
+    merged.tls_client_certificate_thumbprints = patch.tls_client_certificate_thumbprints;
   }
   return mtlsRegistrationOf(merged);
 }
@@ -527,13 +542,13 @@ export class ClientOperations implements ClientManager {
     return (await this.#store.getMany([id])).get(id) ?? null;
   }
 
-  async #load(id: string, ifMatch: string | undefined): Promise<ClientRecord> {
+  async #load(id: string, ifMatch: string | undefined): Promise<{ record: ClientRecord; etag: string }> {
     const found = await this.find(id);
     if (found === null) throw this.#notFound(id);
     if (ifMatch !== undefined && !ifMatchAdmits(ifMatch, found.etag)) {
       throw new VersionMismatchError(`client "${id}" changed since it was read (If-Match does not match its ETag)`);
     }
-    return found.record;
+    return found;
   }
 
   /** Writes a record and returns its new ETag. */
@@ -554,9 +569,10 @@ export class ClientOperations implements ClientManager {
     change: (record: ClientRecord) => ClientRecord | Promise<ClientRecord>,
     answer: (record: ClientRecord) => T,
   ): Promise<Versioned<T>> {
-    const record = await this.#load(id, ifMatch);
+    const { record, etag: stored } = await this.#load(id, ifMatch);
     const next = await change(record);
-    const etag = next === record ? await etagOf(JSON.stringify(record)) : await this.save(next);
+    // Unchanged: the stored text's ETag (a re-serialized record may order its members differently).
+    const etag = next === record ? stored : await this.save(next);
     return { value: answer(next), etag };
   }
 

@@ -447,9 +447,12 @@ describe("managing clients (CONTRACT: Console)", () => {
       jwksFile,
       JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "deploy-2026", alg: "ES256" }] }),
     );
-    const made = await Promise.all([
-      clients(project, ["create", "--name", "deploy-bot", "--jwks", jwksFile, "--require-dpop", "--quota", "60"]),
-      clients(project, [
+    // One after another: three CLI processes writing the local store next to wrangler dev at once can meet a
+    // locked SQLite file (KV PUT 500), which is not what this test is about.
+    const made = [];
+    for (const args of [
+      ["create", "--name", "deploy-bot", "--jwks", jwksFile, "--require-dpop", "--quota", "60"],
+      [
         "create",
         "--name",
         "ci-release",
@@ -459,9 +462,11 @@ describe("managing clients (CONTRACT: Console)", () => {
         "repo:acme/app:ref:refs/heads/main",
         "--scope",
         "deploy",
-      ]),
-      clients(project, ["create", "--name", "legacy-cron", "--scope", "read", "--ttl", "900"]),
-    ]);
+      ],
+      ["create", "--name", "legacy-cron", "--scope", "read", "--ttl", "900"],
+    ]) {
+      made.push(await clients(project, args));
+    }
     for (const result of made) expect(result.code, result.stderr).toBe(0);
     const [keys, federated, legacy] = made.map((r) => JSON.parse(r.stdout) as { client_id: string });
     const disabled = await clients(project, ["disable", (legacy as { client_id: string }).client_id]);

@@ -67,6 +67,36 @@ describe("claims over the admin API", () => {
     expect(cleared.json.claims).toEqual({});
   });
 
+  it("answers a deeply nested claims patch with 400 naming claims, not a stack overflow", async () => {
+    const token = await adminToken();
+    const { json } = await call(ADMIN, { method: "POST", token, body: { name: "deep" } });
+    let nested: unknown = 1;
+    for (let i = 0; i < 5000; i++) nested = { a: nested };
+    const res = await call(`${ADMIN}/${json.client_id as string}`, {
+      method: "PATCH",
+      token,
+      body: { claims: nested },
+    });
+    expect(res.status, res.text.slice(0, 200)).toBe(400);
+    expect(res.json.error_description).toContain("claims");
+  });
+
+  it("returns, for a patch that changes nothing, the ETag the stored client has (If-Match with it passes)", async () => {
+    const token = await adminToken();
+    const created = await call(ADMIN, { method: "POST", token, body: { name: "etag", claims: { a: 1 } } });
+    const url = `${ADMIN}/${created.json.client_id as string}`;
+    const shown = await call(url, { token });
+    const noop = await call(url, { method: "PATCH", token, body: {} });
+    expect(noop.headers.get("etag")).toBe(shown.headers.get("etag"));
+    const next = await call(url, {
+      method: "PATCH",
+      token,
+      body: { name: "etag 2" },
+      headers: { "If-Match": noop.headers.get("etag") as string },
+    });
+    expect(next.status, next.text).toBe(200);
+  });
+
   it("refuses reserved names and oversized claims with 400 naming claims, and writes nothing", async () => {
     const token = await adminToken();
     for (const claims of [{ sub: "someone-else" }, { keymint_admin: true }, { cnf: {} }, { big: "x".repeat(4096) }]) {
@@ -198,7 +228,32 @@ describe("mutual-TLS clients over the admin API (RFC 8705 §2.1.2 names)", () =>
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect(res.json.error).toBe("invalid_request");
     }
+    const withFederation = await call(ADMIN, {
+      method: "POST",
+      token,
+      body: {
+        name: "x",
+        client_id: "bad-mtls",
+        token_endpoint_auth_method: "tls_client_auth",
+        tls_client_auth_subject_dn: payments.subjectDn,
+        federation: { issuer: "https://ci.example.com", subject: "job" },
+      },
+    });
+    expect(withFederation.status).toBe(400);
+    expect(withFederation.json.error_description).toContain("federation");
     expect(await env.CLIENTS.get(clientKey("bad-mtls"))).toBeNull();
+  });
+
+  it("takes a secret client's object back as a patch: empty RFC 8705 fields ([] and null) change nothing", async () => {
+    const token = await adminToken();
+    const created = await call(ADMIN, { method: "POST", token, body: { name: "plain" } });
+    const res = await call(`${ADMIN}/${created.json.client_id as string}`, {
+      method: "PATCH",
+      token,
+      body: { tls_client_certificate_thumbprints: [], tls_client_auth_subject_dn: null },
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.json.token_endpoint_auth_method).toBe("client_secret_basic");
   });
 
   it("turns a secret client into a certificate-bound one with tls_client_certificate_bound_access_tokens", async () => {

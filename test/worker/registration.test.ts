@@ -173,6 +173,37 @@ describe("RFC 7592 client configuration endpoint", () => {
     expect(await env.CLIENTS.get(clientKey(a.client_id))).not.toBeNull();
   });
 
+  it("never lets a registration access token change how the client authenticates (a leaked token takes over nothing)", async () => {
+    const reg = await registered({ client_name: "agent", scope: "read" });
+    const before = await env.CLIENTS.get(clientKey(reg.client_id));
+    for (const body of [
+      { token_endpoint_auth_method: "private_key_jwt", jwks: { keys: [{ kty: "EC", crv: "P-256", x: "x", y: "y" }] } },
+      {
+        token_endpoint_auth_method: "self_signed_tls_client_auth",
+        tls_client_certificate_thumbprints: ["a".repeat(43)],
+      },
+      { token_endpoint_auth_method: "tls_client_auth", tls_client_auth_subject_dn: "CN=attacker" },
+    ]) {
+      const res = await call(reg.registration_client_uri, {
+        method: "PUT",
+        token: reg.registration_access_token,
+        body: { client_id: reg.client_id, scope: "read", ...body },
+      });
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect(res.json.error).toBe("invalid_client_metadata");
+      expect(res.json.error_description).toContain("token_endpoint_auth_method");
+    }
+    expect(await env.CLIENTS.get(clientKey(reg.client_id))).toBe(before);
+    // client_secret_post and client_secret_basic are the same secret: switching between them is fine.
+    const post = await call(reg.registration_client_uri, {
+      method: "PUT",
+      token: reg.registration_access_token,
+      body: { client_id: reg.client_id, scope: "read", token_endpoint_auth_method: "client_secret_post" },
+    });
+    expect(post.status, post.text).toBe(200);
+    expect(post.json.token_endpoint_auth_method).toBe("client_secret_post");
+  });
+
   it("replaces the metadata with PUT (section 2.2): left-out fields reset, the scope may narrow but never widen", async () => {
     const reg = await registered({ client_name: "agent", scope: "read write", dpop_bound_access_tokens: true });
     const { client_secret: _s, registration_access_token: token, ...metadata } = reg;
@@ -182,9 +213,20 @@ describe("RFC 7592 client configuration endpoint", () => {
       body: { ...metadata, client_name: "renamed", scope: "read", dpop_bound_access_tokens: undefined },
     });
     expect(put.status, put.text).toBe(200);
-    expect(put.json).toEqual({ ...metadata, client_name: "renamed", scope: "read", dpop_bound_access_tokens: false });
-    const issued = await requestToken({ clientId: reg.client_id, secret: reg.client_secret });
-    expect(((await issued.json()) as { scope: string }).scope).toBe("read");
+    // A sender constraint left out stays (it only tightens, like the scope).
+    expect(put.json).toEqual({ ...metadata, client_name: "renamed", scope: "read", dpop_bound_access_tokens: true });
+    const loosen = await call(reg.registration_client_uri, {
+      method: "PUT",
+      token,
+      body: { client_id: reg.client_id, scope: "read", dpop_bound_access_tokens: false },
+    });
+    expect(loosen.status).toBe(400);
+    expect(loosen.json.error).toBe("invalid_client_metadata");
+    expect(loosen.json.error_description).toContain("dpop_bound_access_tokens");
+    expect(JSON.parse((await env.CLIENTS.get(clientKey(reg.client_id))) ?? "{}")).toMatchObject({
+      scopes: ["read"],
+      dpop_bound_access_tokens: true,
+    });
     const wider = await call(reg.registration_client_uri, {
       method: "PUT",
       token,
