@@ -58,6 +58,32 @@ describe("the ReplayGuard object", () => {
     expect(await stub.claim("jti-2", until)).toBe(true);
   });
 
+  it("decides claims that arrive together one by one: each distinct id wins once, each one stored", async () => {
+    const stub = guard();
+    const until = nowSeconds() + 60;
+    const ids = Array.from({ length: 40 }, (_, i) => `id-${i % 20}`);
+    const results = await Promise.all(ids.map((id) => stub.claim(id, until)));
+    for (let i = 0; i < 20; i++) {
+      expect([results[i], results[i + 20]], `id-${i}`).toEqual([true, false]);
+    }
+    expect((await storedIds(stub)).map((row) => row.id).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `id-${i}`).sort(),
+    );
+  });
+
+  it("refuses a whole batch when its write fails, and stores none of it", async () => {
+    const stub = guard();
+    const until = nowSeconds() + 60;
+    await runInDurableObject(stub, (_, state) => {
+      // A table the claim statement cannot write to: every insert fails (SQLITE_CONSTRAINT).
+      state.storage.sql.exec("DROP TABLE used");
+      state.storage.sql.exec("CREATE TABLE used (id TEXT PRIMARY KEY, until INTEGER NOT NULL CHECK (until < 0))");
+    });
+    const results = await Promise.allSettled([stub.claim("a", until), stub.claim("b", until)]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    expect(await storedIds(stub)).toEqual([]);
+  });
+
   it("lets exactly one of two isolates' concurrent claims win (the per-isolate check cannot accept alone)", async () => {
     const shard = `test ${crypto.randomUUID()}`;
     const [a, b] = [oneTimeIds(env.REPLAY_GUARD, 3000), oneTimeIds(env.REPLAY_GUARD, 3000)];
