@@ -95,7 +95,7 @@ const FLAGS = {
   },
   report: {
     kind: "string",
-    help: "re-summarize a results file (bench/results/latest.json) with the current report code; runs nothing",
+    help: "re-summarize a results file (bench/results/latest.json) with the current report code, and rewrite BENCHMARK.md from it when it is a full run; runs nothing",
   },
   help: { kind: "boolean", help: "show this help" },
 } as const;
@@ -582,6 +582,11 @@ async function main(): Promise<number> {
       targets: evaluateTargets(summaries, old.rounds, old.micro, writers),
     };
     process.stdout.write(`${consoleReport(again)}\n`);
+    const ran = new Set(old.settings.scenarios);
+    if (old.settings.quick || !DEFAULT_SCENARIOS.every((id) => ran.has(id))) return 0;
+    // A full run's file: BENCHMARK.md again, with the current report code (its text, tables and notes).
+    await writeFile(rootPath("BENCHMARK.md"), markdownReport(again));
+    info(`wrote BENCHMARK.md from ${reportFile}`);
     return 0;
   }
   const settings = parseSettings(argv);

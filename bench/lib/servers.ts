@@ -198,7 +198,7 @@ export async function startResourceServer(options: ResourceServerOptions): Promi
 }
 
 /**
- * One server for the side-by-side tools (bench:gc, bench:perf): keymint (HS256, one client, its own KV service)
+ * One server for the side-by-side tools (bench:perf, bench:serve): keymint (HS256, one client, its own KV service)
  * or a floor Worker, bundled into `dir`.
  */
 export async function startSingleServer(name: "keymint" | FloorKind, dir: string, seed: string): Promise<Server> {
