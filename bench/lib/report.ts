@@ -553,16 +553,12 @@ export function causesTable(micro: MicroResult): string {
   );
 }
 
-/** Under load ÷ inside workerd: the `hs256` row's CPU per request over the micro `endpoint`. */
-function hs256LoadFactor(report: Report): number | null {
-  const row = report.summaries.find((x) => x.row === "hs256");
-  return row === undefined || report.micro === null ? null : row.cpuUsPerRequest / report.micro.usPerOp.endpoint;
-}
-
-/** The same for the bare floor over the micro `request` (the same work: read the body, a constant Response). */
-function floorLoadFactor(report: Report): number | null {
-  const row = report.summaries.find((x) => x.row === HONO_FLOOR);
-  return row === undefined || report.micro === null ? null : row.cpuUsPerRequest / report.micro.usPerOp.request;
+/** Under load ÷ inside workerd: a row's CPU per request over a micro mode's (`hs256` ÷ `endpoint`, bare floor ÷ `request`). */
+function loadFactor(report: Report, row: RowId, mode: "endpoint" | "request"): number {
+  const summary = report.summaries.find((x) => x.row === row);
+  return summary === undefined || report.micro === null
+    ? Number.NaN
+    : summary.cpuUsPerRequest / report.micro.usPerOp[mode];
 }
 
 function firstRoundLine(report: Report): string {
@@ -663,7 +659,7 @@ workerd CPU time around one request that runs the operation ${report.micro.itera
 
 ${causesTable(report.micro)}
 
-Inside workerd, without HTTP, so smaller than under load: there the \`hs256\` row costs ${fmt(hs256LoadFactor(report) ?? Number.NaN, 1)} times \`endpoint\` per request and the bare floor ${fmt(floorLoadFactor(report) ?? Number.NaN, 1)} times \`request\` (the HTTP connection, the kernel's loopback TCP, the runtime's per-request objects and their garbage, colder caches). What no Worker can avoid is the \`request\` row plus the platform calls a token needs (digest, compares, UUID, HMAC, the log line); keymint's own JavaScript is in the last row but one. How this table was checked against cut points under wrk, and the reconciliation with the outside benchmark: [docs/performance.md](docs/performance.md).
+Inside workerd, without HTTP, so smaller than under load: there the \`hs256\` row costs ${fmt(loadFactor(report, "hs256", "endpoint"), 1)} times \`endpoint\` per request and the bare floor ${fmt(loadFactor(report, HONO_FLOOR, "request"), 1)} times \`request\` (the HTTP connection, the kernel's loopback TCP, the runtime's per-request objects and their garbage, colder caches). What no Worker can avoid is the \`request\` row plus the platform calls a token needs (digest, compares, UUID, HMAC, the log line); keymint's own JavaScript is in the last row but one. How this table was checked against cut points under wrk, and the reconciliation with the outside benchmark: [docs/performance.md](docs/performance.md).
 `
 }
 ## Every round
