@@ -13,6 +13,7 @@ import { ADMIN, adminToken, call, READ, seedAdmin, tokenOf, WRITE } from "./admi
 import {
   basicAuth,
   FORM,
+  freshMinute,
   INVALID_CLIENT_BODY,
   nowSeconds,
   ORIGIN,
@@ -660,6 +661,7 @@ describe("audit and throttling", () => {
 
   it("throttles failed admin-token checks by source (429 slow_down), while a valid token from it still works", async () => {
     const token = await adminToken();
+    await freshMinute(20);
     const ip = randomIp();
     const forged = `${token.slice(0, -4)}AAAA`;
     const statuses: number[] = [];

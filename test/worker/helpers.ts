@@ -100,11 +100,4 @@ export function decodePart(token: string, index: 0 | 1): Record<string, unknown>
 
 export const INVALID_CLIENT_BODY = { error: "invalid_client", error_description: "Client authentication failed" };
 
-/**
- * Waits until the current minute has at least `needed` seconds left, so a test that counts against a 60 s
- * rate-limit window (or a quota slot aligned to the minute) cannot straddle a window boundary.
- */
-export async function freshMinute(needed = 15): Promise<void> {
-  const left = 60 - new Date().getUTCSeconds();
-  if (left < needed) await new Promise((r) => setTimeout(r, left * 1000 + 250));
-}
+export { freshMinute } from "../fresh-minute.ts";
