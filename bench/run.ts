@@ -29,6 +29,7 @@ import { type MicroResult, runMicro } from "./lib/micro.ts";
 import { exitOnSignals, fileSize, grepRange, info, makeTempDir, runMain, sleep } from "./lib/process.ts";
 import { machineInfo, processCpuMicros, type SystemCpu, systemCpu } from "./lib/procfs.ts";
 import {
+  BARE_FLOOR,
   baselineComparison,
   consoleReport,
   DISTURBED_OTHER_CORES,
@@ -38,7 +39,6 @@ import {
   type Failure,
   FLOOR,
   firstRoundCheck,
-  HONO_FLOOR,
   markdownReport,
   type Report,
   type RoundMeasurement,
@@ -131,7 +131,7 @@ function parseSettings(argv: readonly string[]): RunSettings {
   };
 }
 
-type ServerName = ServerId | typeof FLOOR | typeof HONO_FLOOR;
+type ServerName = ServerId | typeof FLOOR | typeof BARE_FLOOR;
 
 /** Scenarios added for this run (the `@baseline` twins of --baseline). */
 const extraScenarios = new Map<string, Scenario>();
@@ -156,7 +156,7 @@ function schedule(settings: RunSettings, scenarios: readonly Scenario[]): Step[]
   for (let round = 1; round <= settings.rounds; round++) {
     const these = scenarios.filter((s) => s.primary || round <= settings.secondaryRounds);
     push(FLOOR, round);
-    push(HONO_FLOOR, round);
+    push(BARE_FLOOR, round);
     these.forEach((s, i) => {
       push(s.id, round);
       if (i % 2 === 1 || i === these.length - 1) push(FLOOR, round);
@@ -251,13 +251,13 @@ function sample(ctx: Context, server: Server): Sample {
 const FLOOR_PLAN: RequestPlan = { kind: "basic", path: TOKEN_PATH, body: "grant_type=client_credentials", clients: 1 };
 
 function rowServer(row: RowId): ServerName {
-  if (row === FLOOR || row === HONO_FLOOR) return row;
+  if (row === FLOOR || row === BARE_FLOOR) return row;
   return (scenario(row) as Scenario).server;
 }
 
 function rowLabel(row: RowId): string {
   if (row === FLOOR) return "floor (Hono, reads the body, constant answer: the outside bench's floor-workerd)";
-  if (row === HONO_FLOOR) return "bare floor (no framework)";
+  if (row === BARE_FLOOR) return "bare floor (no framework)";
   return (scenario(row) as Scenario).label;
 }
 
@@ -503,7 +503,7 @@ async function startServers(
   if (needed.has("api-hmac")) needed.add("keymint");
   if (needed.has("api-jwks")) needed.add("keymint-es256");
   const api = needed.has("api-hmac") || needed.has("api-jwks");
-  const [keymintBundle, floorBundle, honoBundle, apiBundle, hookBundle] = await Promise.all([
+  const [keymintBundle, floorBundle, bareBundle, apiBundle, hookBundle] = await Promise.all([
     bundleKeymint(dir),
     bundleFloor(dir, "floor"),
     bundleFloor(dir, "bare-floor"),
@@ -560,7 +560,7 @@ async function startServers(
     });
   }
   servers[FLOOR] = await startFloor("floor", floorBundle);
-  servers[HONO_FLOOR] = await startFloor("bare-floor", honoBundle);
+  servers[BARE_FLOOR] = await startFloor("bare-floor", bareBundle);
   return servers;
 }
 
@@ -689,7 +689,7 @@ async function main(): Promise<number> {
   // Initial warm-up: every server under its own load (JIT, caches, heap sizing) before round 1.
   if (settings.initialWarmupSeconds > 0) {
     info(`warming up every server for ${settings.initialWarmupSeconds} s`);
-    const warmRows: RowId[] = [FLOOR, HONO_FLOOR];
+    const warmRows: RowId[] = [FLOOR, BARE_FLOOR];
     for (const s of scenarios) if (!warmRows.some((r) => rowServer(r) === s.server)) warmRows.push(s.id);
     for (const row of warmRows) {
       const server = servers[rowServer(row)] as Server;

@@ -8,7 +8,7 @@ import { median, round } from "./stats.ts";
 /** A scenario id (bench/lib/scenarios.ts), or one of the floors. */
 export type RowId = string;
 export const FLOOR = "floor";
-export const HONO_FLOOR = "bare-floor";
+export const BARE_FLOOR = "bare-floor";
 
 /** A round is disturbed when other processes used more CPU than this during it (cores), or the VM stole this much. */
 export const DISTURBED_OTHER_CORES = 0.15;
@@ -198,7 +198,7 @@ export interface Report {
   settings: RunSettings;
   summaries: RowSummary[];
   /** The floor's first round against the median of its others: does the warm-up do its job? */
-  firstRound: { floorRatio: number | null; honoRatio: number | null };
+  firstRound: { floorRatio: number | null; bareRatio: number | null };
   targets: Target[];
   /** --baseline: each scenario against its twin served by the baseline revision. */
   baseline?: BaselineRow[];
@@ -279,7 +279,7 @@ function summarize(rows: readonly RoundMeasurement[], all: readonly RoundMeasure
 
 /** One summary per row, in the order the rows first ran, floors last. */
 export function summarizeRounds(rounds: readonly RoundMeasurement[], order: readonly RowId[]): RowSummary[] {
-  const ids = [...order.filter((id) => rounds.some((r) => r.row === id)), FLOOR, HONO_FLOOR].filter((id) =>
+  const ids = [...order.filter((id) => rounds.some((r) => r.row === id)), FLOOR, BARE_FLOOR].filter((id) =>
     rounds.some((r) => r.row === id),
   );
   return ids.map((id) =>
@@ -299,7 +299,7 @@ export function firstRoundCheck(rounds: readonly RoundMeasurement[]): Report["fi
     if (first.length === 0 || later.length === 0) return null;
     return median(first.map((r) => r.okPerSecond)) / median(later.map((r) => r.okPerSecond));
   };
-  return { floorRatio: ratio(FLOOR), honoRatio: ratio(HONO_FLOOR) };
+  return { floorRatio: ratio(FLOOR), bareRatio: ratio(BARE_FLOOR) };
 }
 
 export const TARGETS = {
@@ -562,11 +562,11 @@ function loadFactor(report: Report, row: RowId, mode: "endpoint" | "request"): n
 }
 
 function firstRoundLine(report: Report): string {
-  const { floorRatio, honoRatio } = report.firstRound;
+  const { floorRatio, bareRatio } = report.firstRound;
   if (floorRatio === null) return "First round: only one round was run.";
   return (
     `First round (after ${report.settings.initialWarmupSeconds} s of warm-up per server): the floor's round 1 ran at ` +
-    `${fmt(floorRatio, 2)} x the median of its later rounds, the bare floor's at ${fmt(honoRatio, 2)} x.`
+    `${fmt(floorRatio, 2)} x the median of its later rounds, the bare floor's at ${fmt(bareRatio, 2)} x.`
   );
 }
 
@@ -659,7 +659,7 @@ workerd CPU time around one request that runs the operation ${report.micro.itera
 
 ${causesTable(report.micro)}
 
-Inside workerd, without HTTP, so smaller than under load: there the \`hs256\` row costs ${fmt(loadFactor(report, "hs256", "endpoint"), 1)} times \`endpoint\` per request and the bare floor ${fmt(loadFactor(report, HONO_FLOOR, "request"), 1)} times \`request\` (the HTTP connection, the kernel's loopback TCP, the runtime's per-request objects and their garbage, colder caches). What no Worker can avoid is the \`request\` row plus the platform calls a token needs (digest, compares, UUID, HMAC, the log line); keymint's own JavaScript is in the last row but one. How this table was checked against cut points under wrk, and the reconciliation with the outside benchmark: [docs/performance.md](docs/performance.md).
+Inside workerd, without HTTP, so smaller than under load: there the \`hs256\` row costs ${fmt(loadFactor(report, "hs256", "endpoint"), 1)} times \`endpoint\` per request and the bare floor ${fmt(loadFactor(report, BARE_FLOOR, "request"), 1)} times \`request\` (the HTTP connection, the kernel's loopback TCP, the runtime's per-request objects and their garbage, colder caches). What no Worker can avoid is the \`request\` row plus the platform calls a token needs (digest, compares, UUID, HMAC, the log line); keymint's own JavaScript is in the last row but one. How this table was checked against cut points under wrk, and the reconciliation with the outside benchmark: [docs/performance.md](docs/performance.md).
 `
 }
 ## Every round
