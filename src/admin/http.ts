@@ -236,6 +236,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return `${subject} must be at least ${String(issue.minimum)}`;
     case "too_big":
       return `${subject} must be at most ${String(issue.maximum)}`;
+    case "custom":
+      return `${subject}: ${issue.message}`;
     default:
       return `${subject} is invalid`;
   }

@@ -17,7 +17,22 @@ import {
   TTL_MAX,
   TTL_MIN,
 } from "../clients/record.ts";
-import { CLAIM_NAME_MAX, CLAIMS_MAX_BYTES, CLAIMS_MAX_COUNT } from "../oauth/claims.ts";
+import { CLAIM_NAME_MAX, CLAIMS_MAX_BYTES, CLAIMS_MAX_COUNT, claimNameProblem } from "../oauth/claims.ts";
+
+/**
+ * Claims as sent. A member named `__proto__` is refused by name here, because zod's record would drop it without
+ * a word (assigning `__proto__` sets a prototype): a claim the caller sent is either kept or refused, never lost.
+ * Every other rule on claims is the client core's (src/clients/lifecycle.ts).
+ */
+const ClaimsIn = z.pipe(
+  z.transform((value: unknown, ctx) => {
+    if (typeof value === "object" && value !== null && Object.hasOwn(value, "__proto__")) {
+      ctx.issues.push({ code: "custom", message: claimNameProblem("__proto__") ?? "", input: value });
+    }
+    return value;
+  }),
+  z.record(z.string(), z.unknown()),
+);
 
 /** Documentation of the schemas: `id` makes one a named component (`#/components/schemas/ID`). */
 export const docs = z.registry<{ id?: string; description?: string }>();
@@ -161,7 +176,7 @@ const fields = {
   ),
   enabled: nullable(z.boolean()),
   claims: doc(
-    nullable(z.record(z.string(), z.unknown())),
+    nullable(ClaimsIn),
     `Static claims (docs/claims.md): at most ${CLAIMS_MAX_COUNT}, names up to ${CLAIM_NAME_MAX} characters, ${CLAIMS_MAX_BYTES} bytes of JSON; registered and protocol names are refused. In a PATCH an RFC 7396 merge patch of the current claims`,
   ),
   jwks: doc(nullable(JwksIn), "private_key_jwt keys; for self_signed_tls_client_auth, certificates as keys with x5c"),

@@ -36,13 +36,19 @@ function tokenChallengeHeader(challenge: TokenChallenge, description: string): s
   return challenge.scheme === "DPoP" ? dpop : bearer;
 }
 
-/** Characters RFC 6749 §5.2 allows in `error_description`; anything else is replaced by `?`. */
+/**
+ * Characters RFC 6749 §5.2 allows in `error_description` are printable ASCII but `"` and `\`: a double quote
+ * becomes a single one (names stay readable: `claim name 'sub' is reserved`), anything else `?`.
+ */
 const DESCRIPTION_UNSAFE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+function safeDescription(text: string): string {
+  return text.replace(DESCRIPTION_UNSAFE, (char) => (char === '"' ? "'" : "?"));
+}
 
 /** Renders an `OAuthError` as its HTTP response. */
 export function errorResponse(err: OAuthError): Response {
   const headers = new Headers(NO_STORE_HEADERS);
-  const description = err.description.replace(DESCRIPTION_UNSAFE, "?");
+  const description = safeDescription(err.description);
   if (err.tokenChallenge !== undefined) {
     headers.set("WWW-Authenticate", tokenChallengeHeader(err.tokenChallenge, description));
   } else if (err.challenge && err.status === 401) headers.set("WWW-Authenticate", BASIC_CHALLENGE);

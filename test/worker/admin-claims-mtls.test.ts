@@ -114,6 +114,29 @@ describe("claims over the admin API", () => {
     expect(res.json.error_description).toContain("claims");
     expect(await env.CLIENTS.get(clientKey(id))).toBe(before);
   });
+
+  it('refuses a claim named "__proto__" by name (POST and PATCH, as raw JSON), never dropping it silently', async () => {
+    const token = await adminToken();
+    const headers = { "Content-Type": "application/json" };
+    const raw = '{"name":"proto","client_id":"proto-claims","claims":{"__proto__":"x","tenant":"a"}}';
+    const created = await call(ADMIN, { method: "POST", token, headers, raw });
+    expect(created.status).toBe(400);
+    expect(created.json.error).toBe("invalid_request");
+    expect(created.json.error_description).toBe("claims: claim name '__proto__' is not allowed");
+    expect(await env.CLIENTS.get(clientKey("proto-claims"))).toBeNull();
+    const { json } = await call(ADMIN, { method: "POST", token, body: { name: "ok", claims: { tenant: "a" } } });
+    const id = json.client_id as string;
+    const before = await env.CLIENTS.get(clientKey(id));
+    const patched = await call(`${ADMIN}/${id}`, {
+      method: "PATCH",
+      token,
+      headers,
+      raw: '{"claims":{"__proto__":1}}',
+    });
+    expect(patched.status).toBe(400);
+    expect(patched.json.error_description).toContain("__proto__");
+    expect(await env.CLIENTS.get(clientKey(id))).toBe(before);
+  });
 });
 
 describe("mutual-TLS clients over the admin API (RFC 8705 §2.1.2 names)", () => {

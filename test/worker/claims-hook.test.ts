@@ -203,7 +203,7 @@ describe("a refusal by the hook", () => {
     const res = await tokenRequest(client);
     expect(res.status).toBe(400);
     expect(res.headers.get("cache-control")).toBe("no-store");
-    expect(await res.json()).toEqual({ error: "invalid_scope", error_description: "No ?write? for you?today" });
+    expect(await res.json()).toEqual({ error: "invalid_scope", error_description: "No 'write' for you?today" });
   });
 
   it("is 400 unauthorized_client with a generic description when the hook gives none", async () => {
