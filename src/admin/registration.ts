@@ -137,6 +137,10 @@ const ANSWERS_401: Readonly<Record<number, Answer>> = {
   429: { description: "Too many failed token checks from this source", schema: ErrorObject },
   503: { description: "The registry is unavailable", schema: ErrorObject },
 };
+const VERSION_MISMATCH: Answer = {
+  description: "If-Match does not match the registration's ETag: it changed since it was read",
+  schema: ErrorObject,
+};
 const METADATA_ERROR: Answer = {
   description: "invalid_client_metadata: metadata keymint cannot honour",
   schema: ErrorObject,
@@ -296,11 +300,14 @@ const read = defineRoute({
   description: "Authorization: Bearer with the client's registration access token.",
   action: "registration-read",
   need: null,
-  answers: { 200: { description: "The client's metadata (no secret)", schema: RegistrationResponse }, ...ANSWERS_401 },
+  answers: {
+    200: { description: "The client's metadata (no secret)", schema: RegistrationResponse, etag: true },
+    ...ANSWERS_401,
+  },
   async handle(c) {
     const { record, registration } = await openRegistration(c);
-    const { value } = await state(c).ops.show(record.client_id);
-    return json(clientInformation(value, registration, state(c).ctx.issuer), 200);
+    const { value, etag } = await state(c).ops.show(record.client_id);
+    return json(clientInformation(value, registration, state(c).ctx.issuer), 200, { ETag: etag });
   },
 });
 
@@ -313,13 +320,15 @@ const replace = defineRoute({
     "The full metadata including client_id; fields left out take their defaults. The scope can only narrow; client_secret, if sent, must be the current one.",
   action: "registration-update",
   need: null,
+  ifMatch: true,
   body: { schema: RegistrationRequest, required: true },
   answers: {
-    200: { description: "The new metadata", schema: RegistrationResponse },
+    200: { description: "The new metadata", schema: RegistrationResponse, etag: true },
     400: METADATA_ERROR,
     ...ANSWERS_401,
+    412: VERSION_MISMATCH,
   },
-  async handle(c, { body: meta }) {
+  async handle(c, { body: meta, ifMatch }) {
     const s = state(c);
     const { record } = await openRegistration(c);
     if (meta.client_id !== record.client_id) {
@@ -341,7 +350,7 @@ const replace = defineRoute({
     const now = s.ctx.now;
     const result = await s.ops.change(
       record.client_id,
-      undefined,
+      ifMatch,
       async (current) => {
         const next = await patchRecord(current, patch, now);
         return {
@@ -351,7 +360,7 @@ const replace = defineRoute({
       },
       (next) => clientInformation(toPublic(next), next.registration, s.ctx.issuer),
     );
-    return json(result.value, 200);
+    return json(result.value, 200, { ETag: result.etag });
   },
 });
 
@@ -363,10 +372,11 @@ const unregister = defineRoute({
   description: "The client's token requests fail from then on, and so does this URI.",
   action: "registration-delete",
   need: null,
-  answers: { 204: { description: "Deleted" }, ...ANSWERS_401 },
-  async handle(c) {
+  ifMatch: true,
+  answers: { 204: { description: "Deleted" }, ...ANSWERS_401, 412: VERSION_MISMATCH },
+  async handle(c, { ifMatch }) {
     const { record } = await openRegistration(c);
-    await state(c).ops.delete(record.client_id);
+    await state(c).ops.delete(record.client_id, ifMatch);
     return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
   },
 });

@@ -267,6 +267,34 @@ describe("RFC 7592 client configuration endpoint", () => {
   });
 });
 
+describe("RFC 7592 with ETag and If-Match (an extension: two holders of one registration never overwrite each other)", () => {
+  it("answers reads and PUTs with an ETag, and refuses a PUT or DELETE whose If-Match is stale with 412, changing nothing", async () => {
+    const reg = await registered();
+    const { registration_client_uri: uri, registration_access_token: token } = reg;
+    const read = await call(uri, { token });
+    const etag = read.headers.get("etag") ?? "";
+    expect(etag).toMatch(/^"[^"]+"$/);
+    const admin = await call(`${ADMIN}/${reg.client_id}`, { token: await adminToken(READ) });
+    expect(admin.headers.get("etag")).toBe(etag);
+    const body = { client_id: reg.client_id, client_name: "first", scope: "read" };
+    const first = await call(uri, { method: "PUT", token, headers: { "If-Match": etag }, body });
+    expect(first.status, first.text).toBe(200);
+    const next = first.headers.get("etag");
+    expect(next).not.toBeNull();
+    expect(next).not.toBe(etag);
+    const before = await env.CLIENTS.get(clientKey(reg.client_id));
+    const stale = { "If-Match": etag };
+    const second = await call(uri, { method: "PUT", token, headers: stale, body: { ...body, client_name: "second" } });
+    expect(second.status).toBe(412);
+    expect(second.json.error).toBe("invalid_request");
+    const gone = await call(uri, { method: "DELETE", token, headers: stale });
+    expect(gone.status).toBe(412);
+    expect(await env.CLIENTS.get(clientKey(reg.client_id))).toBe(before);
+    expect((await call(uri, { method: "DELETE", token, headers: { "If-Match": next ?? "" } })).status).toBe(204);
+    expect(await env.CLIENTS.get(clientKey(reg.client_id))).toBeNull();
+  });
+});
+
 describe("openid-client's dynamic client registration (an independent RFC 7591 client)", () => {
   it("discovers the registration endpoint, registers with the admin token, and gets a token with the credentials", async () => {
     const initialAccessToken = await adminToken();
