@@ -11,6 +11,7 @@ import AxeBuilder from "@axe-core/playwright";
 import { exportJWK, generateKeyPair } from "jose";
 import type { Browser, BrowserContext, Page, Request as PwRequest } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freshMinute } from "../fresh-minute.ts";
 import { clients, curl, freePort, ROOT, type Server, scratchProject, startServer } from "../node/helpers.ts";
 import { launchChromium, newContext } from "./chromium.ts";
 
@@ -241,8 +242,7 @@ describe("signing in (CONTRACT: Console)", () => {
   it("says so when sign-in attempts are throttled (429 slow_down), with when to try again", async () => {
     const session = await open();
     // Stay inside one rate-limit minute.
-    const left = 60 - new Date().getUTCSeconds();
-    if (left < 25) await new Promise((r) => setTimeout(r, left * 1000 + 250));
+    await freshMinute(25);
     let status = 0;
     for (let attempt = 0; attempt < 15 && status !== 429; attempt++) {
       const [response] = await Promise.all([
