@@ -154,12 +154,14 @@ let dummyHash: Uint8Array | undefined;
  * token. Unknown, unregistered or corrupt clients and wrong tokens are all the same 401 `invalid_token`, counted
  * by the throttle as guesses.
  */
-async function openRegistration(c: AdminContext): Promise<{ record: ClientRecord; registration: ClientRegistration }> {
+async function openRegistration(
+  c: AdminContext,
+): Promise<{ record: ClientRecord; registration: ClientRegistration; etag: string }> {
   const s = state(c);
   const presented = presentedToken(c.req.raw);
   if (presented === null || presented.scheme !== "Bearer") throw tokenRequired("The registration access token");
   const id = c.req.param("id") ?? "";
-  let found: { record: ClientRecord } | null = null;
+  let found: { record: ClientRecord; etag: string } | null = null;
   try {
     found = await s.ops.find(id);
   } catch (err) {
@@ -177,7 +179,7 @@ async function openRegistration(c: AdminContext): Promise<{ record: ClientRecord
     );
   }
   s.audit.client_id = found.record.client_id;
-  return { record: found.record, registration };
+  return { record: found.record, registration, etag: found.etag };
 }
 
 /** A sender-constraint flag in an RFC 7592 replacement: left out, it stays; it may be turned on, not off. */
@@ -305,9 +307,8 @@ const read = defineRoute({
     ...ANSWERS_401,
   },
   async handle(c) {
-    const { record, registration } = await openRegistration(c);
-    const { value, etag } = await state(c).ops.show(record.client_id);
-    return json(clientInformation(value, registration, state(c).ctx.issuer), 200, { ETag: etag });
+    const { record, registration, etag } = await openRegistration(c);
+    return json(clientInformation(toPublic(record), registration, state(c).ctx.issuer), 200, { ETag: etag });
   },
 });
 
@@ -330,7 +331,7 @@ const replace = defineRoute({
   },
   async handle(c, { body: meta, ifMatch }) {
     const s = state(c);
-    const { record } = await openRegistration(c);
+    const { record, registration } = await openRegistration(c);
     if (meta.client_id !== record.client_id) {
       throw invalidRequest("client_id must be the client's own client_id (RFC 7592 section 2.2)");
     }
@@ -352,6 +353,11 @@ const replace = defineRoute({
       record.client_id,
       ifMatch,
       async (current) => {
+        // The client as it is now, read again for the write: a delete and re-create since the token was checked
+        // leaves a client this token does not open, and nothing may be written to it.
+        if (current.registration?.token_hash !== registration.token_hash) {
+          throw invalidToken("The registration access token is invalid for this client", "registration changed");
+        }
         const next = await patchRecord(current, patch, now);
         return {
           ...next,
@@ -375,8 +381,9 @@ const unregister = defineRoute({
   ifMatch: true,
   answers: { 204: { description: "Deleted" }, ...ANSWERS_401, 412: VERSION_MISMATCH },
   async handle(c, { ifMatch }) {
-    const { record } = await openRegistration(c);
-    await state(c).ops.delete(record.client_id, ifMatch);
+    const { record, etag } = await openRegistration(c);
+    // Without If-Match, the version the token was checked against: never a client re-created since.
+    await state(c).ops.delete(record.client_id, ifMatch ?? etag);
     return new Response(null, { status: 204, headers: { "Cache-Control": "no-store" } });
   },
 });
