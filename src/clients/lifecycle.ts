@@ -203,7 +203,7 @@ function baseRecord(clientId: string, settings: ClientSettings & { name: string 
 function checkBinding(record: ClientRecord): ClientRecord {
   if (record.dpop_bound_access_tokens && record.tls_client_certificate_bound_access_tokens) {
     throw new LifecycleError(
-      "dpop_bound_access_tokens and tls_client_certificate_bound_access_tokens exclude each other: a token is bound to a DPoP key or to the TLS client certificate, not both (use --require-dpop or --require-mtls-binding)",
+      "dpop_bound_access_tokens and tls_client_certificate_bound_access_tokens exclude each other: a token is bound to a DPoP key or to the TLS client certificate, not both",
     );
   }
   return record;
