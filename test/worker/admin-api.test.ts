@@ -673,5 +673,5 @@ describe("audit and throttling", () => {
     expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
     expect((await call(ADMIN, { token, ip })).status).toBe(200);
     expect((await call(ADMIN, { token: forged })).status).toBe(401);
-  });
+  }, 70_000);
 });
