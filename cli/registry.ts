@@ -42,7 +42,7 @@ export interface TargetOptions {
   persistTo?: string | undefined;
 }
 
-interface KvLike {
+export interface KvLike {
   get(key: string): Promise<string | null>;
   put(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;
@@ -51,6 +51,44 @@ interface KvLike {
     list_complete: boolean;
     cursor?: string;
   }>;
+}
+
+/**
+ * A failure of the local store that goes away on its own: `wrangler dev` and every CLI process open the same
+ * SQLite files under `.wrangler/state`, and a write that meets another process's lock comes back as a 500.
+ */
+const LOCAL_BUSY = /^KV (GET|PUT|DELETE|LIST) failed: 5\d\d/;
+/** Waits between attempts on a busy local store (ms); about 3 s in all. */
+const BUSY_BACKOFF = [25, 50, 100, 200, 400, 800, 1200];
+
+/**
+ * `kv` whose calls are retried while the local store is busy; every call is idempotent (a get, a put of the
+ * same value, a delete, a list). Still busy after the last attempt: a `CliError` that says what to do.
+ */
+export function retryingWhileBusy(kv: KvLike, label: string, backoff: readonly number[] = BUSY_BACKOFF): KvLike {
+  async function attempt<T>(call: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await call();
+      } catch (err) {
+        const busy = err instanceof Error && LOCAL_BUSY.test(err.message);
+        if (!busy) throw err;
+        const wait = backoff[i];
+        if (wait === undefined) {
+          throw new CliError(
+            `the ${label} stayed busy (${err.message}): other processes are writing to it; run the command again`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+  return {
+    get: (key) => attempt(() => kv.get(key)),
+    put: (key, value) => attempt(() => kv.put(key, value)),
+    delete: (key) => attempt(() => kv.delete(key)),
+    list: (options) => attempt(() => kv.list(options)),
+  };
 }
 
 /**
@@ -118,12 +156,14 @@ export async function openLocalRegistry(options: TargetOptions): Promise<Registr
   } finally {
     if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
   }
-  const kv = (proxy.env as Record<string, unknown>).CLIENTS as KvLike | undefined;
-  if (kv === undefined) {
+  const binding = (proxy.env as Record<string, unknown>).CLIENTS as KvLike | undefined;
+  if (binding === undefined) {
     await proxy.dispose();
     restoreEnvironment();
     throw new CliError('wrangler.toml has no KV binding "CLIENTS"');
   }
+  const label = `local registry (${persistRoot})`;
+  const kv = retryingWhileBusy(binding, label);
   const listPage: RecordStore["listPage"] = async ({ cursor, limit }) => {
     const page = await kv.list(
       cursor === undefined ? { prefix: CLIENT_KEY_PREFIX, limit } : { prefix: CLIENT_KEY_PREFIX, limit, cursor },
@@ -132,7 +172,7 @@ export async function openLocalRegistry(options: TargetOptions): Promise<Registr
     return page.list_complete || page.cursor === undefined ? { ids } : { ids, cursor: page.cursor };
   };
   return {
-    label: `local registry (${persistRoot})`,
+    label,
     async getMany(ids) {
       const out = new Map<string, string | null>();
       for (const id of ids) out.set(id, await kv.get(clientKey(id)));

@@ -136,3 +136,16 @@ describe("clients create + the README's curl commands", () => {
     expect(res.body).toContain('{"error":"invalid_client","error_description":"Client authentication failed"}');
   });
 });
+
+describe("clients commands at once, next to npm start (one local store, several processes)", () => {
+  it("all succeed: a write that meets another process's lock on .wrangler/state is retried, not failed", async () => {
+    const names = Array.from({ length: 6 }, (_, i) => `parallel-${i}`);
+    const created = await Promise.all(names.map((name) => clients(project, ["create", "--name", name])));
+    for (const run of created) expect(run.code, run.stderr).toBe(0);
+    const ids = created.map((run) => (JSON.parse(run.stdout) as { client_id: string }).client_id);
+    const listed = await clients(project, ["list", "--json"]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const known = new Set((JSON.parse(listed.stdout) as { client_id: string }[]).map((c) => c.client_id));
+    for (const id of ids) expect(known.has(id)).toBe(true);
+  });
+});
