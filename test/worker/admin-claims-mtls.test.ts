@@ -7,7 +7,7 @@ import { env } from "cloudflare:workers";
 import * as jose from "jose";
 import { describe, expect, it } from "vitest";
 import { clientKey } from "../../src/clients/record.ts";
-import { ADMIN, adminToken, call, REGISTER } from "./admin-helpers.ts";
+import { ADMIN, adminToken, type Call, call, REGISTER } from "./admin-helpers.ts";
 import { CERTIFICATES } from "./fixtures/certificates.ts";
 import { cfWith, x5tOf } from "./fixtures/tls-client-auth.ts";
 import { ORIGIN, post, requestToken } from "./helpers.ts";
@@ -25,6 +25,20 @@ async function claimsOf(res: Response): Promise<jose.JWTPayload> {
 /** A token request naming the client in the body over a connection that presented `cf`'s certificate. */
 function mtlsTokenRequest(clientId: string, cf: Record<string, unknown>) {
   return post(new URLSearchParams({ grant_type: "client_credentials", client_id: clientId }), { cf });
+}
+
+/**
+ * A PATCH (`patch`: a body, or raw JSON with its headers) of a new client with claims `{ tenant: "a" }`, which
+ * must be refused with 400 and leave the stored record as it was; returns the answer.
+ */
+async function refusedPatch(token: string, patch: Pick<Call, "body" | "raw" | "headers">) {
+  const { json } = await call(ADMIN, { method: "POST", token, body: { name: "ok", claims: { tenant: "a" } } });
+  const id = json.client_id as string;
+  const before = await env.CLIENTS.get(clientKey(id));
+  const res = await call(`${ADMIN}/${id}`, { method: "PATCH", token, ...patch });
+  expect(res.status).toBe(400);
+  expect(await env.CLIENTS.get(clientKey(id))).toBe(before);
+  return res;
 }
 
 async function stored(id: string): Promise<Record<string, unknown>> {
@@ -106,13 +120,8 @@ describe("claims over the admin API", () => {
       expect(res.json.error_description).toContain("claims");
       expect(await env.CLIENTS.get(clientKey("bad-claims"))).toBeNull();
     }
-    const { json } = await call(ADMIN, { method: "POST", token, body: { name: "ok", claims: { tenant: "a" } } });
-    const id = json.client_id as string;
-    const before = await env.CLIENTS.get(clientKey(id));
-    const res = await call(`${ADMIN}/${id}`, { method: "PATCH", token, body: { claims: { scope: "admin" } } });
-    expect(res.status).toBe(400);
+    const res = await refusedPatch(token, { body: { claims: { scope: "admin" } } });
     expect(res.json.error_description).toContain("claims");
-    expect(await env.CLIENTS.get(clientKey(id))).toBe(before);
   });
 
   it('refuses a claim named "__proto__" by name (POST and PATCH, as raw JSON), never dropping it silently', async () => {
@@ -124,18 +133,8 @@ describe("claims over the admin API", () => {
     expect(created.json.error).toBe("invalid_request");
     expect(created.json.error_description).toBe("claims: claim name '__proto__' is not allowed");
     expect(await env.CLIENTS.get(clientKey("proto-claims"))).toBeNull();
-    const { json } = await call(ADMIN, { method: "POST", token, body: { name: "ok", claims: { tenant: "a" } } });
-    const id = json.client_id as string;
-    const before = await env.CLIENTS.get(clientKey(id));
-    const patched = await call(`${ADMIN}/${id}`, {
-      method: "PATCH",
-      token,
-      headers,
-      raw: '{"claims":{"__proto__":1}}',
-    });
-    expect(patched.status).toBe(400);
+    const patched = await refusedPatch(token, { headers, raw: '{"claims":{"__proto__":1}}' });
     expect(patched.json.error_description).toContain("__proto__");
-    expect(await env.CLIENTS.get(clientKey(id))).toBe(before);
   });
 });
 
